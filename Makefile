@@ -1,0 +1,150 @@
+# postern — plain GNU Makefile.
+#
+# Targets
+#   make               build build/postern
+#   make run           install missing Debian packages, build, serve config/echo.xml
+#                      (ws://localhost:8000/echo, tcp://localhost:8001)
+#   make test          install missing packages, build, run the unit tests and the scenario
+#                      tests on both reactor back ends (io_uring, then epoll)
+#   make unit          unit tests only
+#   make scenario      scenario tests only (real build/postern, real clients, 127.0.0.x)
+#   make bench         Google Benchmark micro-benchmarks
+#   make fuzz          build the libFuzzer targets of tests/fuzz (clang++)
+#   make fuzz-smoke    run each fuzz target for FUZZ_SECONDS (part of `make test`)
+#   make deps          scripts/deps.sh (idempotent)
+#   make clean
+#
+# Switches
+#   SAN=address,undefined   build with these sanitizers (objects go to build/san-<list>/)
+#   BACKEND=epoll|io_uring  run tests on this back end only (default: both)
+#   CONFIG=file             the config `make run` serves (default config/echo.xml)
+#   O=-O2                   optimisation flags
+#   FUZZ_SECONDS=10         how long fuzz-smoke runs each target
+#   V=1                     show full commands
+
+CXX      ?= g++
+ifeq ($(origin CXX),default)
+CXX      := g++
+endif
+O        ?= -O2
+PKGS     := liburing openssl expat
+CONFIG   ?= config/echo.xml
+PYTHON   := /usr/bin/python3
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+comma := ,
+ifneq ($(SAN),)
+BUILD    := build/san-$(subst $(comma),-,$(SAN))
+SANFLAGS := -fsanitize=$(SAN) -fno-omit-frame-pointer -fno-sanitize-recover=all
+else
+BUILD    := build
+SANFLAGS :=
+endif
+
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+TEST_LIBS  = $(shell pkg-config --libs gtest gmock 2>/dev/null) -lgtest_main
+BENCH_LIBS = $(shell pkg-config --libs benchmark 2>/dev/null) -lbenchmark_main
+
+CXXFLAGS := -std=c++2b $(O) -g -Wall -Wextra -Werror -pthread -I. $(SANFLAGS) -MMD -MP
+LDFLAGS  := -pthread $(SANFLAGS)
+
+LIB_SRCS   := $(sort $(wildcard core/*.cc net/*.cc config/*.cc cluster/*.cc gateway/*.cc))
+LIB_SRCS   := $(filter-out gateway/main.cc,$(LIB_SRCS))
+LIB_OBJS   := $(LIB_SRCS:%.cc=$(BUILD)/obj/%.o)
+TEST_SRCS  := $(sort $(wildcard tests/unit/*.cc))
+TEST_OBJS  := $(TEST_SRCS:%.cc=$(BUILD)/obj/%.o)
+BENCH_SRCS := $(sort $(wildcard bench/*.cc))
+BENCH_OBJS := $(BENCH_SRCS:%.cc=$(BUILD)/obj/%.o)
+
+POSTERN    := $(BUILD)/postern
+UNIT_TESTS := $(BUILD)/unit-tests
+BENCH_BIN  := $(BUILD)/bench
+LIBPOSTERN := $(BUILD)/libpostern.a
+
+BACKENDS := $(if $(BACKEND),$(BACKEND),io_uring epoll)
+
+FUZZ_SECONDS ?= 10
+FUZZ_CXX     := clang++
+FUZZ_SRCS    := $(sort $(wildcard tests/fuzz/*_fuzz.cc))
+FUZZ_BINS    := $(FUZZ_SRCS:tests/fuzz/%.cc=build/fuzz/%)
+# Only the parsers without std::expected in their headers: clang 14 cannot use libstdc++ 12's <expected>.
+FUZZ_LIB     := net/http_request.cc net/ws_frame.cc net/utf8.cc
+
+.PHONY: all run test unit scenario bench deps clean fuzz fuzz-smoke
+all: $(POSTERN)
+
+deps:
+	$(Q)scripts/deps.sh
+
+# Every build target checks the dependencies first (cheap when they are present).
+$(BUILD)/.deps-ok: scripts/deps.sh
+	$(Q)scripts/deps.sh
+	$(Q)mkdir -p $(@D) && touch $@
+
+$(BUILD)/obj/%.o: %.cc | $(BUILD)/.deps-ok
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CXX  $<")
+	$(Q)$(CXX) $(CXXFLAGS) $(PKG_CFLAGS) -c $< -o $@
+
+$(LIBPOSTERN): $(LIB_OBJS)
+	@$(if $(Q),echo "  AR   $@")
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(POSTERN): $(BUILD)/obj/gateway/main.o $(LIBPOSTERN)
+	@$(if $(Q),echo "  LD   $@")
+	$(Q)$(CXX) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(UNIT_TESTS): $(TEST_OBJS) $(LIBPOSTERN)
+	@$(if $(Q),echo "  LD   $@")
+	$(Q)$(CXX) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(TEST_LIBS)
+
+$(BENCH_BIN): $(BENCH_OBJS) $(LIBPOSTERN)
+	@$(if $(Q),echo "  LD   $@")
+	$(Q)$(CXX) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(BENCH_LIBS)
+
+run: $(POSTERN)
+	$(POSTERN) -c $(CONFIG)
+
+# The reactor's unit tests run every case on both back ends themselves.
+unit: $(UNIT_TESTS)
+	$(UNIT_TESTS) --gtest_brief=1
+
+scenario: $(POSTERN)
+	$(Q)for b in $(BACKENDS); do \
+	  echo "== scenario tests, POSTERN_BACKEND=$$b"; \
+	  POSTERN_BACKEND=$$b POSTERN_BIN=$(POSTERN) $(PYTHON) tests/scenario/run.py || exit 1; \
+	done
+
+test: unit scenario fuzz-smoke
+
+# libFuzzer needs clang; each target links the pure modules (net/, config/).
+build/fuzz/%: tests/fuzz/%.cc $(FUZZ_LIB) | $(BUILD)/.deps-ok
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  FUZZ $@")
+	$(Q)$(FUZZ_CXX) -std=c++2b -O1 -g -I. -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+	  $< $(FUZZ_LIB) -o $@ $(PKG_LIBS)
+
+fuzz: $(FUZZ_BINS)
+
+fuzz-smoke: $(FUZZ_BINS)
+	$(Q)for f in $(FUZZ_BINS); do \
+	  echo "== fuzz smoke: $$f for $(FUZZ_SECONDS) s"; \
+	  mkdir -p build/fuzz/corpus-$$(basename $$f); \
+	  $$f -max_total_time=$(FUZZ_SECONDS) -max_len=70000 build/fuzz/corpus-$$(basename $$f) \
+	    > build/fuzz/$$(basename $$f).log 2>&1 || { tail -40 build/fuzz/$$(basename $$f).log; exit 1; }; \
+	  tail -1 build/fuzz/$$(basename $$f).log; \
+	done
+
+bench: $(BENCH_BIN)
+	$(BENCH_BIN)
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
