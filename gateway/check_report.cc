@@ -1,0 +1,49 @@
+#include "gateway/check_report.h"
+
+#include "gateway/routes.h"
+
+namespace postern::gateway {
+
+std::vector<std::string> effective_service_lines(const config::gateway_config& config) {
+  std::vector<std::string> lines;
+  for (const config::service_config& s : config.services) {
+    std::string connects;
+    for (const net::uri& c : s.connects) connects += (connects.empty() ? "" : ",") + c.to_string();
+    if (connects.empty()) connects = "-";
+    for (const net::uri& a : s.accepts) {
+      std::string where;
+      if (listens(s)) {
+        net::bind_address b = bind_address_of(s, a);
+        std::string host = b.host.empty() ? "0.0.0.0" : b.host;
+        if (host.find(':') != std::string::npos) host = "[" + host + "]";
+        where = host + ":" + std::to_string(b.port);
+      } else {
+        const auto& o = s.accept_options;
+        where = "reverse via " + (o.http_transport ? o.http_transport : o.tcp_transport)->to_string();
+      }
+      lines.push_back(s.name + ": " + a.to_string() + " -> " + where + " -> " +
+                      std::string(config::to_string(s.type)) + " -> " + connects);
+    }
+  }
+  return lines;
+}
+
+std::vector<std::string> unsupported_features(const config::gateway_config& config) {
+  std::vector<std::string> out;
+  for (const config::service_config& s : config.services) {
+    if (s.type != config::service_type::echo) {
+      out.push_back("service '" + s.name + "': type " + std::string(config::to_string(s.type)) +
+                    " is not available in this build yet (only echo is)");
+      continue;
+    }
+    for (const net::uri& a : s.accepts)
+      if (a.scheme != net::uri_scheme::ws && a.scheme != net::uri_scheme::tcp)
+        out.push_back("service '" + s.name + "': accept " + a.to_string() +
+                      ": only ws:// and tcp:// accepts are available in this build yet (TLS comes next)");
+  }
+  if (config.cluster)
+    out.push_back("<cluster> is not available in this build yet (cluster membership comes later)");
+  return out;
+}
+
+}  // namespace postern::gateway

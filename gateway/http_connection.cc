@@ -1,0 +1,260 @@
+#include "gateway/http_connection.h"
+
+#include <cstring>
+
+#include "core/log.h"
+#include "gateway/origin.h"
+#include "gateway/worker.h"
+#include "net/ws_handshake.h"
+
+namespace postern::gateway {
+
+std::string_view http_connection::to_string(state s) {
+  switch (s) {
+    case state::reading_head: return "reading_head";
+    case state::ws_open: return "ws_open";
+    case state::ws_closing: return "ws_closing";
+    case state::lingering: return "lingering";
+    case state::closed: return "closed";
+  }
+  return "?";
+}
+
+http_connection::http_connection(worker& owner, core::unique_fd fd, const endpoint& ep)
+    : connection(owner),
+      _stream(owner.reactor(), std::move(fd), *this),
+      _endpoint(&ep),
+      _peer(net::peer_address_of(_stream.fd())),
+      _max_pending_bytes(owner.limits().default_max_pending_bytes),
+      _timer([this] {
+        if (_state == state::reading_head)
+          refuse(408, "no complete request head before the handshake timeout",
+                 net::build_http_error_response(408));
+        else
+          close_now();
+      }) {
+  owner.adopt(*this);
+  owner.reactor().arm_timer(_timer, owner.limits().handshake_timeout_ms);
+  _stream.start_reading();
+}
+
+void http_connection::on_readable(std::span<std::byte> bytes) {
+  switch (_state) {
+    case state::reading_head: {
+      _head.append(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+      net::http_request_head head;
+      net::http_parse_result r = _parser.parse(std::span(_head.data(), _head.size()), head);
+      if (r.status == net::http_parse_status::need_more) return;
+      if (r.status == net::http_parse_status::error) {
+        refuse(r.error_status, r.error_reason, net::build_http_error_response(r.error_status, r.error_reason));
+        return;
+      }
+      on_head_complete(head, r.head_bytes);
+      return;
+    }
+    case state::ws_open:
+    case state::ws_closing:
+      on_ws_bytes(bytes);
+      return;
+    case state::lingering:
+    case state::closed:
+      return;  // discarded: the conversation is over
+  }
+}
+
+void http_connection::on_head_complete(const net::http_request_head& head, std::size_t head_bytes) {
+  const net::http_header* host = head.find("host");
+  std::string_view host_value = host ? host->value : std::string_view{};
+  route_match m = find_route(*_endpoint, host_value, head.path());
+  if (!m.found) {
+    std::string why = m.miss == route_miss::unknown_host
+                          ? "no service for host '" + std::string(host_value) + "'"
+                          : "no service at path '" + std::string(head.path()) + "'";
+    refuse(404, why, net::build_http_error_response(404, why));
+    return;
+  }
+  _route = m.found;
+  const config::service_config& service = *_route->service;
+  const net::http_header* origin = head.find("origin");
+  if (origin && !origin_allowed(service, *_route->accept, origin->value)) {
+    std::string why = "origin '" + std::string(origin->value) + "' is not allowed by service '" + service.name + "'";
+    refuse(403, why, net::build_http_error_response(403, "origin not allowed"));
+    return;
+  }
+  auto upgrade = net::check_ws_upgrade(head);
+  if (!upgrade) {
+    refuse(net::http_status_of(upgrade.error()), net::to_string(upgrade.error()),
+           net::build_ws_refusal(upgrade.error()));
+    return;
+  }
+  // Echo supports no subprotocol, so none is selected; a client that requires one fails its
+  // own handshake check, as RFC 6455 §4.1 says it must.
+  _stream.write(net::build_ws_accept_response(upgrade->key, {}));
+
+  _decoder.emplace(net::ws_role::server,
+                   service.accept_options.ws_maximum_message_size.value_or(owner().limits().default_max_message_bytes));
+  _max_pending_bytes = service.maximum_pending_bytes.value_or(owner().limits().default_max_pending_bytes);
+  owner().reactor().disarm_timer(_timer);
+  _state = state::ws_open;
+  LOG_DEBUG("%s websocket open on %s%s (service '%s')", _peer.to_string().c_str(), _route->accept->authority().c_str(),
+            _route->path.c_str(), service.name.c_str());
+
+  // Frames that came in the same read as the head.
+  std::span<std::byte> rest(reinterpret_cast<std::byte*>(_head.data()) + head_bytes, _head.size() - head_bytes);
+  if (!rest.empty()) on_ws_bytes(rest);
+  std::string().swap(_head);
+}
+
+void http_connection::refuse(int status, std::string_view log_reason, std::string response) {
+  LOG_INFO("%s refused: %d %.*s", _peer.to_string().c_str(), status, static_cast<int>(log_reason.size()),
+           log_reason.data());
+  _stream.write(response);
+  std::string().swap(_head);
+  linger();
+}
+
+void http_connection::on_ws_bytes(std::span<std::byte> bytes) {
+  using net::ws_event_kind;
+  using net::ws_opcode;
+  while (_state == state::ws_open || _state == state::ws_closing) {
+    net::ws_event ev = _decoder->next(bytes);
+    bytes = bytes.subspan(ev.consumed);
+    const bool echoing = _state == state::ws_open;
+    switch (ev.kind) {
+      case ws_event_kind::need_more:
+        apply_backpressure();
+        return;
+      case ws_event_kind::frame_begin:
+        _frame_fin = ev.header.fin;
+        if (ev.header.opcode != ws_opcode::continuation) {
+          _message_opcode = ev.message_opcode;
+          _echo_message_open = false;
+          _echo_message_done = false;
+        }
+        break;
+      case ws_event_kind::data:
+        if (echoing && !ev.payload.empty()) {
+          bool fin = ev.frame_end && _frame_fin;
+          send_frame(fin, _echo_message_open ? ws_opcode::continuation : _message_opcode, ev.payload);
+          _echo_message_open = !fin;
+          _echo_message_done = fin;
+        }
+        break;
+      case ws_event_kind::message_end:
+        if (echoing && !_echo_message_done) {
+          send_frame(true, _echo_message_open ? ws_opcode::continuation : _message_opcode, {});
+          _echo_message_open = false;
+          _echo_message_done = true;
+        }
+        break;
+      case ws_event_kind::ping:
+        if (echoing) send_frame(true, ws_opcode::pong, ev.payload);
+        break;
+      case ws_event_kind::pong:
+        break;
+      case ws_event_kind::close:
+        if (echoing) {
+          // Answer with the peer's code (RFC 6455 §5.5.1); an empty close gets an empty close.
+          if (ev.close_code == net::ws_close_code::no_status)
+            send_frame(true, ws_opcode::close, {});
+          else
+            send_close(ev.close_code, {});
+        }
+        linger();
+        return;
+      case ws_event_kind::error:
+        LOG_INFO("%s websocket failed: close %u: %.*s", _peer.to_string().c_str(), ev.close_code,
+                 static_cast<int>(ev.reason.size()), ev.reason.data());
+        if (echoing) send_close(ev.close_code, ev.reason);
+        linger();
+        return;
+    }
+  }
+}
+
+void http_connection::send_frame(bool fin, net::ws_opcode opcode, std::span<const std::byte> payload) {
+  std::byte header[14];
+  std::size_t n = net::encode_ws_frame_header(header, fin, opcode, payload.size());
+  _stream.write(std::span<const std::byte>(header, n));
+  if (!payload.empty()) _stream.write(payload);
+}
+
+void http_connection::send_close(std::uint16_t code, std::string_view reason) {
+  std::byte payload[net::ws_frame_decoder::max_control_payload];
+  std::size_t n = net::encode_ws_close_payload(payload, code, reason);
+  send_frame(true, net::ws_opcode::close, std::span<const std::byte>(payload, n));
+}
+
+void http_connection::linger() {
+  if (_state == state::closed) return;
+  _state = state::lingering;
+  _stream.shutdown_write();
+  if (_stream.reading_paused()) _stream.resume_reading();
+  owner().reactor().arm_timer(_timer, owner().limits().close_linger_ms);
+  if (_peer_eof && _stream.queued_bytes() == 0) close_now();
+}
+
+void http_connection::apply_backpressure() {
+  if (_stream.queued_bytes() > _max_pending_bytes && !_stream.reading_paused()) _stream.pause_reading();
+}
+
+void http_connection::close_now() {
+  if (_state == state::closed) return;
+  _state = state::closed;
+  owner().reactor().disarm_timer(_timer);
+  _stream.close();
+}
+
+void http_connection::on_read_eof() {
+  _peer_eof = true;
+  switch (_state) {
+    case state::reading_head:
+    case state::ws_open:      // no close frame: 1006 for us, nobody to tell
+    case state::ws_closing:
+      close_now();
+      return;
+    case state::lingering:
+      if (_stream.queued_bytes() == 0) close_now();
+      return;
+    case state::closed:
+      return;
+  }
+}
+
+void http_connection::on_stream_error(int error) {
+  LOG_DEBUG("%s connection error in %s: %s", _peer.to_string().c_str(), to_string(_state).data(), std::strerror(error));
+  close_now();
+}
+
+void http_connection::on_write_drained() {
+  if (_state == state::closed) return;
+  if (_state == state::lingering && _peer_eof) {
+    close_now();
+    return;
+  }
+  if (_stream.reading_paused()) _stream.resume_reading();
+}
+
+void http_connection::begin_drain() {
+  switch (_state) {
+    case state::reading_head:
+      close_now();
+      return;
+    case state::ws_open:
+      send_close(net::ws_close_code::going_away, "gateway stopping");
+      _state = state::ws_closing;
+      owner().reactor().arm_timer(_timer, owner().limits().close_linger_ms);
+      return;
+    default:
+      return;
+  }
+}
+
+void http_connection::abort() { close_now(); }
+
+void http_connection::on_closed() {
+  owner().forget(*this);
+  delete this;
+}
+
+}  // namespace postern::gateway

@@ -1,0 +1,75 @@
+// http_connection: a connection accepted on an http endpoint (ws:// accepts). It reads one
+// HTTP/1.1 request head, routes it to a service by Host and path, checks the Origin against the
+// service's cross-site-constraint, completes the RFC 6455 opening handshake and then runs the
+// service on the WebSocket: today the echo service, which answers each data frame chunk as it
+// arrives (the message keeps its type; fragment boundaries may differ) and each ping with a
+// pong. Refused requests get an HTTP error status, a log line, and the socket closes.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "core/reactor.h"
+#include "gateway/connection.h"
+#include "gateway/routes.h"
+#include "net/address.h"
+#include "net/http_request.h"
+#include "net/ws_frame.h"
+
+namespace postern::gateway {
+
+class http_connection final : public connection, public core::stream_handler {
+ public:
+  http_connection(worker& owner, core::unique_fd fd, const endpoint& ep);
+
+  void begin_drain() override;
+  void abort() override;
+
+  void on_readable(std::span<std::byte> bytes) override;
+  void on_read_eof() override;
+  void on_stream_error(int error) override;
+  void on_write_drained() override;
+  void on_closed() override;
+
+  enum class state : std::uint8_t {
+    reading_head,  // collecting the request head in _head; the handshake timer is armed
+    ws_open,       // 101 sent; frames flow both ways
+    ws_closing,    // we sent a close frame first (drain); waiting for the peer's close
+    lingering,     // our side is shut down (after an HTTP error or the close handshake);
+                   // input is discarded until the peer's FIN or the linger timer
+    closed,        // close() called; on_closed() frees the connection
+  };
+  static std::string_view to_string(state s);
+
+ private:
+  ~http_connection() override = default;
+
+  void on_head_complete(const net::http_request_head& head, std::size_t head_bytes);
+  void refuse(int status, std::string_view log_reason, std::string response);
+  void on_ws_bytes(std::span<std::byte> bytes);
+  void send_frame(bool fin, net::ws_opcode opcode, std::span<const std::byte> payload);
+  void send_close(std::uint16_t code, std::string_view reason);
+  void linger();
+  void close_now();
+  void apply_backpressure();
+
+  core::stream _stream;
+  state _state = state::reading_head;
+  const endpoint* _endpoint;
+  const route* _route = nullptr;
+  net::socket_address _peer;
+  std::string _head;
+  net::http_request_parser _parser;
+  std::optional<net::ws_frame_decoder> _decoder;
+  std::uint64_t _max_pending_bytes;
+  net::ws_opcode _message_opcode = net::ws_opcode::binary;
+  bool _echo_message_open = false;   // an echoed message has fragments out, no final one yet
+  bool _echo_message_done = false;   // the echo of the current message has its final fragment out
+  bool _frame_fin = false;           // the current incoming data frame is final
+  bool _peer_eof = false;            // the peer's FIN arrived
+  core::timer _timer;                // handshake deadline, then close/linger deadline
+};
+
+}  // namespace postern::gateway

@@ -1,0 +1,172 @@
+// postern: the program. Loads the config, prints it (--check) or serves it: one worker per
+// reactor thread, the main thread waiting for SIGINT/SIGTERM, then a bounded drain.
+#include <signal.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "config/loader.h"
+#include "core/log.h"
+#include "core/reactor_group.h"
+#include "gateway/check_report.h"
+#include "gateway/cli.h"
+#include "gateway/routes.h"
+#include "gateway/worker.h"
+
+namespace {
+
+using namespace postern;
+
+constexpr std::chrono::milliseconds drain_timeout{5000};
+constexpr std::chrono::milliseconds abort_timeout{1000};
+
+core::backend_kind to_backend(config::backend_choice choice) {
+  switch (choice) {
+    case config::backend_choice::io_uring: return core::backend_kind::io_uring;
+    case config::backend_choice::epoll: return core::backend_kind::epoll;
+    case config::backend_choice::automatic: break;
+  }
+  return core::backend_kind::automatic;
+}
+
+// Waits up to `limit` for done() while watching for a signal; returns the signal number that
+// arrived (0 when none did).
+template <class Done>
+int wait_until(Done done, std::chrono::milliseconds limit, const sigset_t& signals) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!done() && std::chrono::steady_clock::now() < deadline) {
+    timespec tick{0, 10'000'000};
+    int sig = sigtimedwait(&signals, nullptr, &tick);
+    if (sig > 0) return sig;
+  }
+  return 0;
+}
+
+int serve(std::shared_ptr<const config::gateway_config> config) {
+  auto missing = gateway::unsupported_features(*config);
+  if (!missing.empty()) {
+    for (const auto& m : missing) std::fprintf(stderr, "%s: error: %s\n", config->source_file.c_str(), m.c_str());
+    return 1;
+  }
+  std::shared_ptr<const std::vector<gateway::endpoint>> endpoints;
+  try {
+    endpoints = std::make_shared<const std::vector<gateway::endpoint>>(gateway::build_endpoints(*config));
+  } catch (const gateway::route_error& e) {
+    std::fprintf(stderr, "%s: error: %s\n", config->source_file.c_str(), e.what());
+    return 1;
+  }
+
+  // Every thread inherits this mask: only the main thread takes the signals, with sigwait.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+
+  core::reactor_group_options options;
+  options.threads = config->reactor.threads;
+  options.cpus = config->reactor.cpus;
+  options.reactor.backend = to_backend(config->reactor.backend);
+  options.reactor.ring_entries = config->reactor.ring_entries;
+  std::unique_ptr<core::reactor_group> group;
+  try {
+    group = std::make_unique<core::reactor_group>(options);
+  } catch (const std::exception& e) {
+    LOG_ERROR("cannot start reactors: %s", e.what());
+    return 1;
+  }
+
+  const unsigned n = group->size();
+  std::vector<std::unique_ptr<gateway::worker>> workers(n);
+  std::atomic<unsigned> started{0}, failed{0}, drained{0};
+  group->start([&](core::reactor& r) {
+    try {
+      auto w = std::make_unique<gateway::worker>(r, config, endpoints);
+      w->start();
+      workers[r.id()] = std::move(w);
+    } catch (const std::exception& e) {
+      LOG_ERROR("%s", e.what());
+      failed.fetch_add(1);
+    }
+    started.fetch_add(1);
+  });
+  while (started.load() < n) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+
+  int status = 0;
+  int sig = 0;
+  if (failed.load() > 0) {
+    status = 1;
+  } else {
+    std::size_t listeners = endpoints->size();
+    LOG_INFO("postern ready: %zu service(s) on %zu listener(s) per reactor, %u reactor(s), backend %s",
+             config->services.size(), listeners, n, core::to_string(group->backend()).data());
+    while (sig <= 0) sig = sigwaitinfo(&signals, nullptr);
+    LOG_INFO("stopping: %s received, draining for up to %lld ms", sig == SIGINT ? "SIGINT" : "SIGTERM",
+             static_cast<long long>(drain_timeout.count()));
+  }
+
+  for (unsigned i = 0; i < n; ++i) {
+    if (!workers[i]) {
+      drained.fetch_add(1);
+      continue;
+    }
+    gateway::worker* w = workers[i].get();
+    group->post(i, [w, &drained](core::reactor&) { w->drain([&drained] { drained.fetch_add(1); }); });
+  }
+  int again = wait_until([&] { return drained.load() == n; }, drain_timeout, signals);
+  if (drained.load() != n) {
+    LOG_WARN("%s: closing the remaining connections", again ? "second signal" : "drain timeout");
+    for (unsigned i = 0; i < n; ++i)
+      if (workers[i]) group->post(i, [w = workers[i].get()](core::reactor&) { w->abort_all(); });
+    wait_until([&] { return drained.load() == n; }, abort_timeout, signals);
+  }
+  group->stop_and_join();
+  workers.clear();
+  group.reset();
+  LOG_INFO("stopped");
+  return status;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string_view> args(argv + 1, argv + argc);
+  auto cli = gateway::parse_cli(args);
+  if (!cli) {
+    std::fprintf(stderr, "postern: %s\n%s", cli.error().c_str(), gateway::usage_text("postern").c_str());
+    return 2;
+  }
+  if (cli->help) {
+    std::fputs(gateway::usage_text("postern").c_str(), stdout);
+    return 0;
+  }
+  if (cli->version) {
+    std::printf("postern %.*s\n", static_cast<int>(gateway::postern_version.size()), gateway::postern_version.data());
+    return 0;
+  }
+
+  std::shared_ptr<const config::gateway_config> config;
+  try {
+    config::load_options load;
+    load.defines = cli->defines;
+    config = config::load_config(cli->config_path, load);
+  } catch (const config::config_error& e) {
+    std::fprintf(stderr, "%s\n", e.what());
+    return 1;
+  }
+  for (const std::string& w : config->warnings) std::fprintf(stderr, "%s\n", w.c_str());
+
+  if (cli->check) {
+    for (const std::string& line : gateway::effective_service_lines(*config)) std::printf("%s\n", line.c_str());
+    std::fprintf(stderr, "%s: ok (%zu service(s))\n", cli->config_path.c_str(), config->services.size());
+    return 0;
+  }
+  return serve(std::move(config));
+}

@@ -1,0 +1,325 @@
+"""Process harness for the scenario tests: runs the real postern binary with a real config.
+
+Contract:
+- The binary is $POSTERN_BIN, default <repo>/build/postern. $POSTERN_BACKEND and the rest of
+  the environment are passed through unchanged.
+- start() writes the config to a fresh temp dir (or uses a given file), runs
+  `postern -c FILE [-D name=value]...` with stderr captured to <tmp>/gateway.log and waits until
+  the log shows a line containing `postern ready` (10 s). On timeout or early exit it kills the
+  process and fails the test with the log.
+- stop() signals the PID it started, and only that PID: SIGTERM, then SIGKILL after 10 s.
+- GatewayTestCase starts one gateway per test (or, with `shared_gateway = True`, one per class),
+  always stops it, and fails the test when the gateway died during it, exited non-zero after
+  SIGTERM, or wrote a sanitizer report. The log written during each test is kept on the test
+  (`gateway_log_excerpt`) so that run.py shows it when the test fails.
+"""
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+import unittest
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+XMLNS = "http://xmlns.kaazing.org/2016/06/gateway"
+
+READY_TIMEOUT_S = 10.0
+STOP_TIMEOUT_S = 10.0
+SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+                     "ERROR: UndefinedBehaviorSanitizer")
+
+
+def postern_bin():
+    return Path(os.environ.get("POSTERN_BIN", REPO / "build" / "postern"))
+
+
+def shared_dir():
+    """The shared folder (configs, hooks), or None when it is missing."""
+    path = Path(os.environ.get("POSTERN_SHARED_DIR") or REPO.parent / "shared")
+    return path if path.is_dir() else None
+
+
+def require_shared(test, *parts):
+    """Path under the shared folder; skips the test with a reason when it is missing."""
+    base = shared_dir()
+    if base is None:
+        test.skipTest("shared folder missing (set POSTERN_SHARED_DIR)")
+    path = base.joinpath(*parts)
+    if not path.exists():
+        test.skipTest(f"{path} missing")
+    return path
+
+
+def run_postern(args, timeout=30):
+    """Runs postern to completion (for --check, --version, ...): CompletedProcess with text."""
+    return subprocess.run([str(postern_bin()), *args], capture_output=True, text=True,
+                          timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+# ---- config text -----------------------------------------------------------------------------
+
+def xml_escape(text):
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def service_xml(name, accepts, type_="echo", connects=(), accept_options=None,
+                allow_origin="*"):
+    """One <service>. accepts/connects: URIs; accept_options: {element: text};
+    allow_origin: text of <allow-origin>, or None for no cross-site-constraint."""
+    if isinstance(accepts, str):
+        accepts = [accepts]
+    lines = ["  <service>", f"    <name>{xml_escape(name)}</name>"]
+    lines += [f"    <accept>{xml_escape(a)}</accept>" for a in accepts]
+    lines += [f"    <connect>{xml_escape(c)}</connect>" for c in connects]
+    lines.append(f"    <type>{type_}</type>")
+    if accept_options:
+        lines.append("    <accept-options>")
+        lines += [f"      <{k}>{xml_escape(str(v))}</{k}>" for k, v in accept_options.items()]
+        lines.append("    </accept-options>")
+    if allow_origin is not None:
+        lines += ["    <cross-site-constraint>",
+                  f"      <allow-origin>{xml_escape(allow_origin)}</allow-origin>",
+                  "    </cross-site-constraint>"]
+    lines.append("  </service>")
+    return "\n".join(lines)
+
+
+def gateway_xml(*services, properties=None):
+    """A whole gateway-config document; properties: {name: value}."""
+    lines = ['<?xml version="1.0" encoding="UTF-8"?>', f'<gateway-config xmlns="{XMLNS}">']
+    if properties:
+        lines.append("  <properties>")
+        for k, v in properties.items():
+            lines += ["    <property>", f"      <name>{k}</name>",
+                      f"      <value>{xml_escape(str(v))}</value>", "    </property>"]
+        lines.append("  </properties>")
+    lines += list(services)
+    lines.append("</gateway-config>")
+    return "\n".join(lines) + "\n"
+
+
+# ---- the process -----------------------------------------------------------------------------
+
+class Gateway:
+    """One postern process. Use start()/stop(); stop() is idempotent."""
+
+    def __init__(self, config_text=None, config_path=None, defines=None, extra_args=()):
+        assert (config_text is None) != (config_path is None), "give config_text or config_path"
+        self.tmp = Path(tempfile.mkdtemp(prefix="postern-scenario-"))
+        if config_text is not None:
+            self.config_path = self.tmp / "gateway-config.xml"
+            self.config_path.write_text(config_text)
+        else:
+            self.config_path = Path(config_path)
+        self.defines = dict(defines or {})
+        self.extra_args = list(extra_args)
+        self.log_path = self.tmp / "gateway.log"
+        self.out_path = self.tmp / "gateway.out"
+        self.proc = None
+        self.exit_status = None      # after stop() or wait_exit()
+        self.killed = False          # SIGKILL was needed
+        self.signalled = False       # this harness or the test sent it a signal
+
+    @property
+    def pid(self):
+        return self.proc.pid if self.proc else None
+
+    def command(self):
+        cmd = [str(postern_bin()), "-c", str(self.config_path)]
+        for k, v in self.defines.items():
+            cmd += ["-D", f"{k}={v}"]
+        return cmd + self.extra_args
+
+    def log_text(self):
+        try:
+            return self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def log_size(self):
+        try:
+            return self.log_path.stat().st_size
+        except FileNotFoundError:
+            return 0
+
+    def start(self):
+        binary = postern_bin()
+        if not binary.is_file():
+            raise AssertionError(f"postern binary not found: {binary} (build it with make, "
+                                 "or set POSTERN_BIN)")
+        with open(self.log_path, "wb") as log, open(self.out_path, "wb") as out:
+            self.proc = subprocess.Popen(self.command(), stdout=out, stderr=log,
+                                         stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if "postern ready" in self.log_text():
+                return self
+            if self.proc.poll() is not None:
+                status = self.proc.returncode
+                self.exit_status = status
+                raise AssertionError(f"postern exited with status {status} before it was ready\n"
+                                     f"command: {' '.join(self.command())}\n{self.describe_log()}")
+            time.sleep(0.01)
+        self.stop()
+        raise AssertionError(f"postern did not log 'postern ready' within {READY_TIMEOUT_S:.0f} s\n"
+                             f"command: {' '.join(self.command())}\n{self.describe_log()}")
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def signal(self, signum):
+        if self.alive():
+            self.signalled = True
+            os.kill(self.proc.pid, signum)
+
+    def wait_exit(self, timeout):
+        """Exit status, or None when the process is still running after timeout seconds."""
+        try:
+            self.exit_status = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+        return self.exit_status
+
+    def stop(self):
+        """SIGTERM, then SIGKILL after 10 s; returns the exit status (negative: signal)."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.signalled = True
+            os.kill(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                self.killed = True
+                os.kill(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=STOP_TIMEOUT_S)
+        self.exit_status = self.proc.returncode
+        return self.exit_status
+
+    def sanitizer_report(self, text=None):
+        text = self.log_text() if text is None else text
+        return any(marker in text for marker in SANITIZER_MARKERS)
+
+    def describe_log(self, start=0):
+        text = self.log_text()[start:]
+        if len(text) > 20000:
+            text = "[... " + str(len(text) - 20000) + " bytes cut ...]\n" + text[-20000:]
+        return f"---- gateway log ({self.log_path}) ----\n{text}---- end of gateway log ----"
+
+    def cleanup(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+# `<ISO-8601 UTC time with ms>Z <LEVEL> <thread: r0, r1, main> <text>`; the level may be padded.
+LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z [A-Z]+ +(r\d+|main) \S.*$")
+
+
+# ---- test cases ------------------------------------------------------------------------------
+
+class GatewayTestCase(unittest.TestCase):
+    """Base class: subclasses set `config` (XML text) or override config_file(), and may set
+    `defines`. With shared_gateway = True one gateway serves every test of the class."""
+
+    config = None
+    defines = {}
+    shared_gateway = False
+    _class_gateway = None
+
+    @classmethod
+    def config_file(cls):
+        return None
+
+    @classmethod
+    def _new_gateway(cls):
+        path = cls.config_file()
+        if path is not None:
+            return Gateway(config_path=path, defines=cls.defines)
+        return Gateway(config_text=cls.config, defines=cls.defines)
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls._class_gateway = None
+        cls._class_start_error = None
+        if cls.shared_gateway:
+            gateway = cls._new_gateway()
+            try:
+                gateway.start()
+            except AssertionError as error:
+                gateway.stop()
+                cls._class_start_error = str(error)
+                cls._class_gateway = gateway
+                return
+            cls._class_gateway = gateway
+
+    @classmethod
+    def tearDownClass(cls):
+        """Stops the shared gateway; fails (as a class fixture error) when it did not exit with
+        status 0 after SIGTERM or wrote a sanitizer report, e.g. leaks found at exit."""
+        gateway = cls._class_gateway
+        cls._class_gateway = None
+        if gateway is None:
+            return
+        was_running = gateway.alive()
+        status = gateway.stop()
+        text = gateway.log_text()
+        gateway.cleanup()
+        super().tearDownClass()
+        if gateway.sanitizer_report(text):
+            raise AssertionError("postern wrote a sanitizer report\n" + text[-20000:])
+        if gateway.killed:
+            raise AssertionError("postern did not exit within 10 s of SIGTERM and was killed\n"
+                                 + text[-20000:])
+        if was_running and status != 0:
+            raise AssertionError(f"postern exited with status {status} after SIGTERM\n"
+                                 + text[-20000:])
+
+    def setUp(self):
+        self.gateway_log_excerpt = None
+        if self.shared_gateway:
+            if self._class_start_error:
+                self.fail(self._class_start_error)
+            self.gateway = self._class_gateway
+            if not self.gateway.alive():
+                self.fail("the shared gateway is no longer running (an earlier test broke it)\n"
+                          + self.gateway.describe_log())
+            self._log_start = self.gateway.log_size()
+            return
+        self.gateway = self._new_gateway()
+        self._log_start = 0
+        try:
+            self.gateway.start()
+        except AssertionError:
+            self.gateway.stop()
+            self.gateway.cleanup()
+            raise
+
+    def tearDown(self):
+        gateway = self.gateway
+        text = gateway.log_text()
+        if self.shared_gateway:
+            self.gateway_log_excerpt = text[self._log_start:]
+            if not gateway.alive():
+                self.fail(f"postern died during this test (status {gateway.proc.returncode})\n"
+                          + gateway.describe_log(self._log_start))
+            if gateway.sanitizer_report(self.gateway_log_excerpt):
+                self.fail("postern wrote a sanitizer report during this test\n"
+                          + gateway.describe_log(self._log_start))
+            return
+        was_running = gateway.alive()
+        status = gateway.stop()
+        text = gateway.log_text()
+        self.gateway_log_excerpt = text
+        gateway.cleanup()
+        if gateway.sanitizer_report(text):
+            self.fail("postern wrote a sanitizer report\n" + text)
+        if gateway.killed:
+            self.fail("postern did not exit within 10 s of SIGTERM and was killed\n" + text)
+        if not was_running and not gateway.signalled:
+            self.fail(f"postern died during this test (status {status})\n" + text)
+        if was_running and status != 0:
+            self.fail(f"postern exited with status {status} after SIGTERM\n" + text)
