@@ -28,22 +28,4 @@ std::vector<std::string> effective_service_lines(const config::gateway_config& c
   return lines;
 }
 
-std::vector<std::string> unsupported_features(const config::gateway_config& config) {
-  std::vector<std::string> out;
-  for (const config::service_config& s : config.services) {
-    if (s.type != config::service_type::echo) {
-      out.push_back("service '" + s.name + "': type " + std::string(config::to_string(s.type)) +
-                    " is not available in this build yet (only echo is)");
-      continue;
-    }
-    for (const net::uri& a : s.accepts)
-      if (a.scheme != net::uri_scheme::ws && a.scheme != net::uri_scheme::tcp)
-        out.push_back("service '" + s.name + "': accept " + a.to_string() +
-                      ": only ws:// and tcp:// accepts are available in this build yet (TLS comes next)");
-  }
-  if (config.cluster)
-    out.push_back("<cluster> is not available in this build yet (cluster membership comes later)");
-  return out;
-}
-
 }  // namespace postern::gateway

@@ -1,4 +1,4 @@
-// check_report: what `postern --check` prints, and what this build can run. Pure.
+// check_report: what `postern --check` prints, and the lines of the effective services. Pure.
 #pragma once
 
 #include <string>
@@ -13,9 +13,5 @@ namespace postern::gateway {
 // An internal reverse-mode service shows where it dials instead of a bind address:
 //   "<service>: <accept URI> -> reverse via <transport URI> -> proxy -> tcp://..."
 std::vector<std::string> effective_service_lines(const config::gateway_config& config);
-
-// Features the config uses that this build of postern cannot serve yet, one sentence each
-// naming the service and the feature. Empty when the config can run.
-std::vector<std::string> unsupported_features(const config::gateway_config& config);
 
 }  // namespace postern::gateway

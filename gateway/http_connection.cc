@@ -1,10 +1,12 @@
 #include "gateway/http_connection.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "core/log.h"
 #include "gateway/origin.h"
 #include "gateway/worker.h"
+#include "gateway/ws_proxy.h"
 #include "net/ws_handshake.h"
 
 namespace postern::gateway {
@@ -15,6 +17,7 @@ std::string_view http_connection::to_string(state s) {
     case state::ws_open: return "ws_open";
     case state::ws_closing: return "ws_closing";
     case state::lingering: return "lingering";
+    case state::handed_off: return "handed_off";
     case state::closed: return "closed";
   }
   return "?";
@@ -22,9 +25,8 @@ std::string_view http_connection::to_string(state s) {
 
 http_connection::http_connection(worker& owner, core::unique_fd fd, const endpoint& ep)
     : connection(owner),
-      _stream(owner.reactor(), std::move(fd), *this),
       _endpoint(&ep),
-      _peer(net::peer_address_of(_stream.fd())),
+      _peer(net::peer_address_of(fd.get())),
       _max_pending_bytes(owner.limits().default_max_pending_bytes),
       _timer([this] {
         if (_state == state::reading_head)
@@ -32,13 +34,15 @@ http_connection::http_connection(worker& owner, core::unique_fd fd, const endpoi
                  net::build_http_error_response(408));
         else
           close_now();
-      }) {
+      }),
+      _inactivity([this] { on_inactivity(); }) {
+  _transport = owner.accepted_transport(ep, std::move(fd), *this);
   owner.adopt(*this);
   owner.reactor().arm_timer(_timer, owner.limits().handshake_timeout_ms);
-  _stream.start_reading();
+  _transport->start();
 }
 
-void http_connection::on_readable(std::span<std::byte> bytes) {
+void http_connection::on_transport_data(std::span<std::byte> bytes) {
   switch (_state) {
     case state::reading_head: {
       _head.append(reinterpret_cast<const char*>(bytes.data()), bytes.size());
@@ -54,9 +58,12 @@ void http_connection::on_readable(std::span<std::byte> bytes) {
     }
     case state::ws_open:
     case state::ws_closing:
+      _last_read_ms = owner().reactor().now_ms();
+      _ping_outstanding = false;
       on_ws_bytes(bytes);
       return;
     case state::lingering:
+    case state::handed_off:
     case state::closed:
       return;  // discarded: the conversation is over
   }
@@ -87,15 +94,24 @@ void http_connection::on_head_complete(const net::http_request_head& head, std::
            net::build_ws_refusal(upgrade.error()));
     return;
   }
+  if (service.type == config::service_type::proxy) {
+    hand_off_to_proxy(head, upgrade->key, head_bytes);
+    return;
+  }
   // Echo supports no subprotocol, so none is selected; a client that requires one fails its
   // own handshake check, as RFC 6455 §4.1 says it must.
-  _stream.write(net::build_ws_accept_response(upgrade->key, {}));
+  _transport->write(net::build_ws_accept_response(upgrade->key, {}));
 
   _decoder.emplace(net::ws_role::server,
                    service.accept_options.ws_maximum_message_size.value_or(owner().limits().default_max_message_bytes));
   _max_pending_bytes = service.maximum_pending_bytes.value_or(owner().limits().default_max_pending_bytes);
   owner().reactor().disarm_timer(_timer);
   _state = state::ws_open;
+  _inactivity_ms = service.accept_options.ws_inactivity_timeout
+                       ? static_cast<std::uint64_t>(service.accept_options.ws_inactivity_timeout->count())
+                       : 0;
+  _last_read_ms = owner().reactor().now_ms();
+  if (_inactivity_ms) owner().reactor().arm_timer(_inactivity, std::max<std::uint64_t>(_inactivity_ms / 2, 1));
   LOG_DEBUG("%s websocket open on %s%s (service '%s')", _peer.to_string().c_str(), _route->accept->authority().c_str(),
             _route->path.c_str(), service.name.c_str());
 
@@ -105,10 +121,24 @@ void http_connection::on_head_complete(const net::http_request_head& head, std::
   std::string().swap(_head);
 }
 
+void http_connection::hand_off_to_proxy(const net::http_request_head& head, std::string_view key,
+                                        std::size_t head_bytes) {
+  ws_proxy::client_request request;
+  request.key = std::string(key);
+  if (const net::http_header* p = head.find("sec-websocket-protocol")) request.protocols = std::string(p->value);
+  if (const net::http_header* x = head.find("x-forwarded-for")) request.forwarded_for = std::string(x->value);
+  request.early_bytes = _head.substr(head_bytes);
+  owner().reactor().disarm_timer(_timer);
+  _state = state::handed_off;
+  owner().reactor().disarm_timer(_inactivity);
+  new ws_proxy(owner(), std::move(_transport), *_route, _peer, std::move(request));
+  free_later();
+}
+
 void http_connection::refuse(int status, std::string_view log_reason, std::string response) {
   LOG_INFO("%s refused: %d %.*s", _peer.to_string().c_str(), status, static_cast<int>(log_reason.size()),
            log_reason.data());
-  _stream.write(response);
+  _transport->write(response);
   std::string().swap(_head);
   linger();
 }
@@ -172,11 +202,31 @@ void http_connection::on_ws_bytes(std::span<std::byte> bytes) {
   }
 }
 
+// ws.inactivity.timeout (KAAZING semantics): a ping after T/2 without a byte from the client,
+// close 1001 after T.
+void http_connection::on_inactivity() {
+  if (_state != state::ws_open) return;
+  const std::uint64_t idle = owner().reactor().now_ms() - _last_read_ms;
+  if (idle >= _inactivity_ms) {
+    LOG_INFO("%s closed after %llu ms without a frame (ws.inactivity.timeout)", _peer.to_string().c_str(),
+             static_cast<unsigned long long>(idle));
+    send_close(net::ws_close_code::going_away, "inactivity timeout");
+    _state = state::ws_closing;
+    owner().reactor().arm_timer(_timer, owner().limits().close_linger_ms);
+    return;
+  }
+  if (idle >= _inactivity_ms / 2 && !_ping_outstanding) {
+    send_frame(true, net::ws_opcode::ping, {});
+    _ping_outstanding = true;
+  }
+  owner().reactor().arm_timer(_inactivity, std::max<std::uint64_t>(_inactivity_ms / 2, 1));
+}
+
 void http_connection::send_frame(bool fin, net::ws_opcode opcode, std::span<const std::byte> payload) {
   std::byte header[14];
   std::size_t n = net::encode_ws_frame_header(header, fin, opcode, payload.size());
-  _stream.write(std::span<const std::byte>(header, n));
-  if (!payload.empty()) _stream.write(payload);
+  _transport->write(std::span<const std::byte>(header, n));
+  if (!payload.empty()) _transport->write(payload);
 }
 
 void http_connection::send_close(std::uint16_t code, std::string_view reason) {
@@ -188,24 +238,33 @@ void http_connection::send_close(std::uint16_t code, std::string_view reason) {
 void http_connection::linger() {
   if (_state == state::closed) return;
   _state = state::lingering;
-  _stream.shutdown_write();
-  if (_stream.reading_paused()) _stream.resume_reading();
+  _transport->shutdown_write();
+  if (_transport->reading_paused()) _transport->resume_reading();
   owner().reactor().arm_timer(_timer, owner().limits().close_linger_ms);
-  if (_peer_eof && _stream.queued_bytes() == 0) close_now();
+  if (_peer_eof && _transport->queued_bytes() == 0) close_now();
 }
 
 void http_connection::apply_backpressure() {
-  if (_stream.queued_bytes() > _max_pending_bytes && !_stream.reading_paused()) _stream.pause_reading();
+  if (_transport->queued_bytes() > _max_pending_bytes && !_transport->reading_paused()) _transport->pause_reading();
 }
 
 void http_connection::close_now() {
-  if (_state == state::closed) return;
+  if (_state == state::closed || _state == state::handed_off) return;
   _state = state::closed;
   owner().reactor().disarm_timer(_timer);
-  _stream.close();
+  owner().reactor().disarm_timer(_inactivity);
+  owner().dispose(std::move(_transport));
+  free_later();
 }
 
-void http_connection::on_read_eof() {
+// The connection may be inside one of its transport's callbacks: it leaves the worker's list
+// now (so a drain does not wait for it) and is freed once the callback has returned.
+void http_connection::free_later() {
+  owner().forget(*this);
+  owner().reactor().defer([this] { delete this; });
+}
+
+void http_connection::on_transport_eof() {
   _peer_eof = true;
   switch (_state) {
     case state::reading_head:
@@ -214,25 +273,27 @@ void http_connection::on_read_eof() {
       close_now();
       return;
     case state::lingering:
-      if (_stream.queued_bytes() == 0) close_now();
+      if (_transport->queued_bytes() == 0) close_now();
       return;
+    case state::handed_off:
     case state::closed:
       return;
   }
 }
 
-void http_connection::on_stream_error(int error) {
-  LOG_DEBUG("%s connection error in %s: %s", _peer.to_string().c_str(), to_string(_state).data(), std::strerror(error));
+void http_connection::on_transport_error(int, std::string_view what) {
+  LOG_DEBUG("%s connection error in %s: %.*s", _peer.to_string().c_str(), to_string(_state).data(),
+            static_cast<int>(what.size()), what.data());
   close_now();
 }
 
-void http_connection::on_write_drained() {
-  if (_state == state::closed) return;
+void http_connection::on_transport_drained() {
+  if (_state == state::closed || _state == state::handed_off) return;
   if (_state == state::lingering && _peer_eof) {
     close_now();
     return;
   }
-  if (_stream.reading_paused()) _stream.resume_reading();
+  if (_transport->reading_paused()) _transport->resume_reading();
 }
 
 void http_connection::begin_drain() {
@@ -251,10 +312,5 @@ void http_connection::begin_drain() {
 }
 
 void http_connection::abort() { close_now(); }
-
-void http_connection::on_closed() {
-  owner().forget(*this);
-  delete this;
-}
 
 }  // namespace postern::gateway

@@ -1,9 +1,10 @@
-// http_connection: a connection accepted on an http endpoint (ws:// accepts). It reads one
-// HTTP/1.1 request head, routes it to a service by Host and path, checks the Origin against the
-// service's cross-site-constraint, completes the RFC 6455 opening handshake and then runs the
-// service on the WebSocket: today the echo service, which answers each data frame chunk as it
-// arrives (the message keeps its type; fragment boundaries may differ) and each ping with a
-// pong. Refused requests get an HTTP error status, a log line, and the socket closes.
+// http_connection: a connection accepted on an http or https endpoint (ws:// and wss://
+// accepts), over a TCP or TLS transport. It reads one HTTP/1.1 request head, routes it to a
+// service by Host and path, checks the Origin against the service's cross-site-constraint and
+// the RFC 6455 upgrade, then serves the WebSocket itself for the echo service (each data frame
+// chunk is answered as it arrives: the message keeps its type, fragment boundaries may differ;
+// each ping gets a pong) or hands the client transport to a ws_proxy for the proxy service.
+// Refused requests get an HTTP error status and a log line, and the socket closes.
 #pragma once
 
 #include <cstdint>
@@ -11,27 +12,31 @@
 #include <string>
 #include <string_view>
 
+#include <memory>
+
 #include "core/reactor.h"
 #include "gateway/connection.h"
 #include "gateway/routes.h"
 #include "net/address.h"
 #include "net/http_request.h"
+#include "net/transport.h"
 #include "net/ws_frame.h"
 
 namespace postern::gateway {
 
-class http_connection final : public connection, public core::stream_handler {
+class http_connection final : public connection, public net::transport_handler {
  public:
   http_connection(worker& owner, core::unique_fd fd, const endpoint& ep);
 
   void begin_drain() override;
   void abort() override;
 
-  void on_readable(std::span<std::byte> bytes) override;
-  void on_read_eof() override;
-  void on_stream_error(int error) override;
-  void on_write_drained() override;
-  void on_closed() override;
+  void on_transport_ready() override {}
+  void on_transport_data(std::span<std::byte> bytes) override;
+  void on_transport_eof() override;
+  void on_transport_error(int error, std::string_view what) override;
+  void on_transport_drained() override;
+  void on_transport_closed() override {}
 
   enum class state : std::uint8_t {
     reading_head,  // collecting the request head in _head; the handshake timer is armed
@@ -39,7 +44,8 @@ class http_connection final : public connection, public core::stream_handler {
     ws_closing,    // we sent a close frame first (drain); waiting for the peer's close
     lingering,     // our side is shut down (after an HTTP error or the close handshake);
                    // input is discarded until the peer's FIN or the linger timer
-    closed,        // close() called; on_closed() frees the connection
+    handed_off,    // the transport belongs to another connection now; freed after this callback
+    closed,        // the transport is disposed of; freed after this callback
   };
   static std::string_view to_string(state s);
 
@@ -53,9 +59,12 @@ class http_connection final : public connection, public core::stream_handler {
   void send_close(std::uint16_t code, std::string_view reason);
   void linger();
   void close_now();
+  void hand_off_to_proxy(const net::http_request_head& head, std::string_view key, std::size_t head_bytes);
+  void free_later();
   void apply_backpressure();
+  void on_inactivity();
 
-  core::stream _stream;
+  std::unique_ptr<net::transport> _transport;
   state _state = state::reading_head;
   const endpoint* _endpoint;
   const route* _route = nullptr;
@@ -69,7 +78,11 @@ class http_connection final : public connection, public core::stream_handler {
   bool _echo_message_done = false;   // the echo of the current message has its final fragment out
   bool _frame_fin = false;           // the current incoming data frame is final
   bool _peer_eof = false;            // the peer's FIN arrived
+  std::uint64_t _inactivity_ms = 0;  // ws.inactivity.timeout; 0: off
+  std::uint64_t _last_read_ms = 0;
+  bool _ping_outstanding = false;
   core::timer _timer;                // handshake deadline, then close/linger deadline
+  core::timer _inactivity;           // every T/2 while open: ping after T/2 idle, close 1001 after T
 };
 
 }  // namespace postern::gateway

@@ -16,7 +16,8 @@
 #include "core/reactor_group.h"
 #include "gateway/check_report.h"
 #include "gateway/cli.h"
-#include "gateway/routes.h"
+#include "gateway/readiness.h"
+#include "gateway/runtime.h"
 #include "gateway/worker.h"
 
 namespace {
@@ -54,10 +55,10 @@ int serve(std::shared_ptr<const config::gateway_config> config) {
     for (const auto& m : missing) std::fprintf(stderr, "%s: error: %s\n", config->source_file.c_str(), m.c_str());
     return 1;
   }
-  std::shared_ptr<const std::vector<gateway::endpoint>> endpoints;
+  std::shared_ptr<const gateway::runtime> rt;
   try {
-    endpoints = std::make_shared<const std::vector<gateway::endpoint>>(gateway::build_endpoints(*config));
-  } catch (const gateway::route_error& e) {
+    rt = gateway::build_runtime(config);
+  } catch (const gateway::runtime_error& e) {
     std::fprintf(stderr, "%s: error: %s\n", config->source_file.c_str(), e.what());
     return 1;
   }
@@ -84,12 +85,14 @@ int serve(std::shared_ptr<const config::gateway_config> config) {
   }
 
   const unsigned n = group->size();
+  gateway::readiness_registry readiness(n);
   std::vector<std::unique_ptr<gateway::worker>> workers(n);
   std::atomic<unsigned> started{0}, failed{0}, drained{0};
   group->start([&](core::reactor& r) {
     try {
-      auto w = std::make_unique<gateway::worker>(r, config, endpoints);
+      auto w = std::make_unique<gateway::worker>(r, rt, readiness);
       w->start();
+      if (r.id() == 0) readiness.start(*w);
       workers[r.id()] = std::move(w);
     } catch (const std::exception& e) {
       LOG_ERROR("%s", e.what());
@@ -104,7 +107,7 @@ int serve(std::shared_ptr<const config::gateway_config> config) {
   if (failed.load() > 0) {
     status = 1;
   } else {
-    std::size_t listeners = endpoints->size();
+    std::size_t listeners = rt->endpoints.size();
     LOG_INFO("postern ready: %zu service(s) on %zu listener(s) per reactor, %u reactor(s), backend %s",
              config->services.size(), listeners, n, core::to_string(group->backend()).data());
     while (sig <= 0) sig = sigwaitinfo(&signals, nullptr);
@@ -118,7 +121,10 @@ int serve(std::shared_ptr<const config::gateway_config> config) {
       continue;
     }
     gateway::worker* w = workers[i].get();
-    group->post(i, [w, &drained](core::reactor&) { w->drain([&drained] { drained.fetch_add(1); }); });
+    group->post(i, [w, i, &readiness, &drained](core::reactor&) {
+      if (i == 0) readiness.stop();
+      w->drain([&drained] { drained.fetch_add(1); });
+    });
   }
   int again = wait_until([&] { return drained.load() == n; }, drain_timeout, signals);
   if (drained.load() != n) {

@@ -6,6 +6,9 @@
 #include "core/log.h"
 #include "gateway/http_connection.h"
 #include "gateway/tcp_echo_connection.h"
+#include "gateway/tcp_proxy.h"
+#include "net/tcp_transport.h"
+#include "net/tls_transport.h"
 
 namespace postern::gateway {
 
@@ -27,15 +30,18 @@ class worker::accept_handler final : public core::listener_handler {
     if (_worker->_draining) return;  // fd closes here: the gateway is stopping
     switch (_endpoint->kind) {
       case endpoint_kind::http:
-        new http_connection(*_worker, std::move(fd), *_endpoint);
-        break;
-      case endpoint_kind::tcp:
-        new tcp_echo_connection(*_worker, std::move(fd), _endpoint->routes.front());
-        break;
       case endpoint_kind::https:
-      case endpoint_kind::tls:
-        // build_runtime refuses these endpoints before any listener opens.
-        break;
+        new http_connection(*_worker, std::move(fd), *_endpoint);
+        return;
+      case endpoint_kind::tcp:
+      case endpoint_kind::tls: {
+        const route& r = _endpoint->routes.front();
+        if (r.service->type == config::service_type::proxy)
+          new tcp_proxy(*_worker, std::move(fd), *_endpoint, r);
+        else
+          new tcp_echo_connection(*_worker, std::move(fd), *_endpoint, r);
+        return;
+      }
     }
   }
 
@@ -50,14 +56,56 @@ class worker::accept_handler final : public core::listener_handler {
   bool _closed = false;
 };
 
-worker::worker(core::reactor& reactor, std::shared_ptr<const config::gateway_config> config,
-               std::shared_ptr<const std::vector<endpoint>> endpoints, gateway_limits limits)
-    : _reactor(&reactor), _config(std::move(config)), _endpoints(std::move(endpoints)), _limits(limits) {}
+// Holds a transport nobody wants any more until it has closed.
+class worker::grave final : public net::transport_handler {
+ public:
+  grave(worker& owner, std::unique_ptr<net::transport> t, bool flush)
+      : _worker(&owner), _transport(std::move(t)), _timer([this] { close(); }) {
+    _transport->set_handler(*this);
+    if (flush) {
+      _transport->shutdown_write();
+      if (_transport->reading_paused()) _transport->resume_reading();
+      if (_transport->queued_bytes() > 0) {
+        owner.reactor().arm_timer(_timer, owner.limits().close_linger_ms);
+        return;
+      }
+    }
+    close();
+  }
+  void on_transport_ready() override {}
+  void on_transport_data(std::span<std::byte>) override {}
+  void on_transport_eof() override {}
+  void on_transport_error(int, std::string_view) override { close(); }
+  void on_transport_drained() override { close(); }
+  void on_transport_closed() override {
+    worker* w = _worker;
+    delete this;
+    --w->_closing_transports;
+    w->check_drained();
+  }
+
+ private:
+  ~grave() = default;
+  void close() {
+    if (_closing) return;
+    _closing = true;
+    _worker->reactor().disarm_timer(_timer);
+    _transport->close();
+  }
+  worker* _worker;
+  std::unique_ptr<net::transport> _transport;
+  core::timer _timer;
+  bool _closing = false;
+};
+
+worker::worker(core::reactor& reactor, std::shared_ptr<const runtime> rt, readiness_registry& readiness,
+               gateway_limits limits)
+    : _reactor(&reactor), _runtime(std::move(rt)), _readiness(&readiness), _limits(limits) {}
 
 worker::~worker() = default;
 
 void worker::start() {
-  for (const endpoint& ep : *_endpoints) {
+  for (const endpoint& ep : _runtime->endpoints) {
     auto fd = core::open_listen_socket(ep.address.get(), ep.address.length, true);
     if (!fd)
       throw std::runtime_error("cannot listen on " + ep.address.to_string() + " (for " +
@@ -67,17 +115,43 @@ void worker::start() {
   }
 }
 
+std::unique_ptr<net::transport> worker::accepted_transport(const endpoint& ep, core::unique_fd fd,
+                                                           net::transport_handler& handler) {
+  if (const net::tls_context* tls = _runtime->server_tls_of(ep))
+    return net::make_tls_transport(*_reactor, std::move(fd), *tls, {}, handler, _limits.handshake_timeout_ms);
+  return net::make_tcp_transport(*_reactor, std::move(fd), handler);
+}
+
+void worker::dispose(std::unique_ptr<net::transport> t, bool flush) {
+  if (!t) return;
+  ++_closing_transports;
+  new grave(*this, std::move(t), flush);
+}
+
 void worker::drain(std::function<void()> on_drained) {
   _draining = true;
   _on_drained = std::move(on_drained);
   for (auto& l : _listeners) l->close();
-  // begin_drain may close a connection, which unlinks it later (on_closed), never now.
-  for (connection* c = _connections; c; c = c->_next) c->begin_drain();
-  if (_connection_count == 0 && _on_drained) std::exchange(_on_drained, nullptr)();
+  // begin_drain may end a connection, which unlinks it at once: keep the next one first.
+  for (connection* c = _connections; c;) {
+    connection* next = c->_next;
+    c->begin_drain();
+    c = next;
+  }
+  check_drained();
 }
 
 void worker::abort_all() {
-  for (connection* c = _connections; c; c = c->_next) c->abort();
+  for (connection* c = _connections; c;) {
+    connection* next = c->_next;
+    c->abort();
+    c = next;
+  }
+}
+
+void worker::check_drained() {
+  if (_draining && _connection_count == 0 && _closing_transports == 0 && _on_drained)
+    std::exchange(_on_drained, nullptr)();
 }
 
 void worker::adopt(connection& c) noexcept {
@@ -94,7 +168,7 @@ void worker::forget(connection& c) noexcept {
   if (c._next) c._next->_prev = c._prev;
   c._prev = c._next = nullptr;
   --_connection_count;
-  if (_draining && _connection_count == 0 && _on_drained) std::exchange(_on_drained, nullptr)();
+  check_drained();
 }
 
 }  // namespace postern::gateway

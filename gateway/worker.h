@@ -1,6 +1,7 @@
 // worker: the gateway's part of one reactor. It owns that reactor's listeners (one
-// SO_REUSEPORT socket per endpoint) and every connection accepted on them, and knows the
-// immutable config and endpoints shared by all workers. Runs only on its reactor's thread.
+// SO_REUSEPORT socket per endpoint), every connection accepted on them, and the transports
+// those connections have given up and that are still closing. It reads the immutable runtime
+// shared by all workers. Runs only on its reactor's thread.
 #pragma once
 
 #include <cstdint>
@@ -11,13 +12,16 @@
 #include "config/gateway_config.h"
 #include "core/reactor.h"
 #include "gateway/connection.h"
-#include "gateway/routes.h"
+#include "gateway/runtime.h"
+#include "net/transport.h"
 
 namespace postern::gateway {
 
+class readiness_registry;
+
 // Limits every connection of a worker obeys (DESIGN §8).
 struct gateway_limits {
-  std::uint64_t handshake_timeout_ms = 10'000;
+  std::uint64_t handshake_timeout_ms = 10'000;  // TLS handshake and HTTP request head
   std::uint64_t close_linger_ms = 2'000;        // waiting for the peer's close / FIN
   std::uint64_t default_max_message_bytes = 1024 * 1024;
   std::uint64_t default_max_pending_bytes = 1024 * 1024;
@@ -25,8 +29,8 @@ struct gateway_limits {
 
 class worker {
  public:
-  worker(core::reactor& reactor, std::shared_ptr<const config::gateway_config> config,
-         std::shared_ptr<const std::vector<endpoint>> endpoints, gateway_limits limits = {});
+  worker(core::reactor& reactor, std::shared_ptr<const runtime> rt, readiness_registry& readiness,
+         gateway_limits limits = {});
   worker(const worker&) = delete;
   worker& operator=(const worker&) = delete;
   ~worker();
@@ -35,29 +39,43 @@ class worker {
   // naming the address when a socket cannot be bound.
   void start();
   // Stops accepting and asks every connection to finish; on_drained runs (once, on this
-  // thread) when the last connection is gone.
+  // thread) when the last connection and the last closing transport are gone.
   void drain(std::function<void()> on_drained);
   // After the drain timeout: closes every remaining connection at once.
   void abort_all();
 
   core::reactor& reactor() const noexcept { return *_reactor; }
   const gateway_limits& limits() const noexcept { return _limits; }
-  const config::gateway_config& config() const noexcept { return *_config; }
+  const runtime& rt() const noexcept { return *_runtime; }
+  const config::gateway_config& config() const noexcept { return *_runtime->config; }
+  readiness_registry& readiness() const noexcept { return *_readiness; }
   std::size_t connection_count() const noexcept { return _connection_count; }
 
   void adopt(connection& c) noexcept;
   void forget(connection& c) noexcept;
+  // Takes a transport its owner is done with and frees it once it has closed. flush: first send
+  // what is queued and shut the sending side down (TLS close_notify, then FIN), bounded by the
+  // linger time; otherwise close at once, dropping what is queued.
+  void dispose(std::unique_ptr<net::transport> t, bool flush = false);
+
+  // A transport for an accepted socket of this endpoint (TLS for https and tls endpoints).
+  std::unique_ptr<net::transport> accepted_transport(const endpoint& ep, core::unique_fd fd,
+                                                     net::transport_handler& handler);
 
  private:
   class accept_handler;
+  class grave;
+
+  void check_drained();
 
   core::reactor* _reactor;
-  std::shared_ptr<const config::gateway_config> _config;
-  std::shared_ptr<const std::vector<endpoint>> _endpoints;
+  std::shared_ptr<const runtime> _runtime;
+  readiness_registry* _readiness;
   gateway_limits _limits;
   std::vector<std::unique_ptr<accept_handler>> _listeners;
   connection* _connections = nullptr;
   std::size_t _connection_count = 0;
+  std::size_t _closing_transports = 0;
   bool _draining = false;
   std::function<void()> _on_drained;
 };

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "gateway/check_report.h"
+#include "gateway/runtime.h"
 
 namespace postern::gateway {
 namespace {

@@ -1,0 +1,60 @@
+// backend_connector: dials a proxy service's backends in the order of its <connect> elements,
+// each within the connect timeout, and hands the first transport that is ready (TCP connected
+// and, for ssl:// and wss://, the TLS handshake done with the backend's certificate verified
+// against the truststore and the URI's host name) to its owner. Reports every outcome to the
+// readiness registry.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "core/reactor.h"
+#include "gateway/runtime.h"
+#include "net/transport.h"
+
+namespace postern::gateway {
+
+class worker;
+
+class backend_connector final : public net::transport_handler {
+ public:
+  class owner_handler {
+   public:
+    // t is ready; the owner must set_handler() on it at once.
+    virtual void on_backend_ready(std::unique_ptr<net::transport> t, const backend_target& target) = 0;
+    // Every backend failed; why names each one and its error.
+    virtual void on_backend_failed(const std::string& why) = 0;
+
+   protected:
+    ~owner_handler() = default;
+  };
+
+  backend_connector(worker& w, const config::service_config& service, const proxy_plan& plan, owner_handler& owner);
+  ~backend_connector();
+  backend_connector(const backend_connector&) = delete;
+  backend_connector& operator=(const backend_connector&) = delete;
+
+  void start();
+
+  void on_transport_ready() override;
+  void on_transport_data(std::span<std::byte>) override {}
+  void on_transport_eof() override;
+  void on_transport_error(int error, std::string_view what) override;
+  void on_transport_closed() override {}
+
+ private:
+  void attempt();
+  void fail_attempt(std::string_view what);
+
+  worker* _worker;
+  const config::service_config* _service;
+  const proxy_plan* _plan;
+  owner_handler* _owner;
+  std::size_t _next = 0;
+  std::unique_ptr<net::transport> _transport;
+  std::string _errors;
+  core::timer _timer;
+};
+
+}  // namespace postern::gateway

@@ -1,0 +1,117 @@
+#include "gateway/readiness.h"
+
+#include <algorithm>
+
+#include "core/log.h"
+#include "core/reactor_group.h"
+#include "gateway/backend_connector.h"
+#include "gateway/worker.h"
+
+namespace postern::gateway {
+
+namespace {
+constexpr std::uint64_t first_probe_delay_ms = 500;
+enum class health : std::uint8_t { unknown, ready, unreachable };
+}  // namespace
+
+struct readiness_registry::monitor final : backend_connector::owner_handler {
+  readiness_registry* registry;
+  const config::service_config* service;
+  const proxy_plan* plan;
+  health state = health::unknown;
+  std::uint64_t backoff_ms = first_probe_delay_ms;
+  std::unique_ptr<backend_connector> probe;
+  core::timer timer;
+
+  monitor(readiness_registry& r, const config::service_config& s, const proxy_plan& p)
+      : registry(&r), service(&s), plan(&p), timer([this] { start_probe(); }) {}
+
+  void start_probe() {
+    if (registry->_stopped || probe) return;
+    probe = std::make_unique<backend_connector>(*registry->_worker0, *service, *plan, *this);
+    probe->start();
+  }
+  void on_backend_ready(std::unique_ptr<net::transport> t, const backend_target&) override {
+    registry->_worker0->dispose(std::move(t));
+    end_probe();
+  }
+  void on_backend_failed(const std::string&) override {
+    end_probe();
+    if (state == health::unreachable) registry->arm_probe(*this);
+  }
+  // The connector is inside its own callback: free it after the callback returns.
+  void end_probe() {
+    if (!probe) return;
+    registry->_worker0->reactor().defer([p = std::shared_ptr<backend_connector>(std::move(probe))] {});
+  }
+};
+
+readiness_registry::readiness_registry(unsigned reactor_count) : _last_sent(reactor_count) {}
+
+readiness_registry::~readiness_registry() = default;
+
+void readiness_registry::start(worker& w) {
+  _worker0 = &w;
+  for (const config::service_config& s : w.config().services) {
+    const proxy_plan* plan = w.rt().plan_of(s);
+    if (!plan) continue;
+    auto& m = _monitors[&s] = std::make_unique<monitor>(*this, s, *plan);
+    m->start_probe();
+  }
+}
+
+void readiness_registry::stop() {
+  _stopped = true;
+  for (auto& [service, m] : _monitors) {
+    _worker0->reactor().disarm_timer(m->timer);
+    m->probe.reset();
+  }
+}
+
+bool readiness_registry::ready(const config::service_config& service) const {
+  auto it = _monitors.find(&service);
+  return it != _monitors.end() && it->second->state == health::ready;
+}
+
+void readiness_registry::report(worker& from, const config::service_config& service, bool ok, const std::string& why) {
+  unsigned id = from.reactor().id();
+  auto& last = _last_sent[id];
+  auto it = last.find(&service);
+  if (it != last.end() && it->second == ok) return;
+  last[&service] = ok;
+  if (id == 0) {
+    on_report(service, ok, why);
+    return;
+  }
+  from.reactor().group()->post(0, [this, s = &service, ok, why](core::reactor&) { on_report(*s, ok, why); });
+}
+
+void readiness_registry::on_report(const config::service_config& service, bool ok, const std::string& why) {
+  auto it = _monitors.find(&service);
+  if (it == _monitors.end()) return;
+  monitor& m = *it->second;
+  // Reactor 0's own filter also resets, so its next different outcome is seen again.
+  _last_sent[0][&service] = ok;
+  if (ok) {
+    if (m.state == health::ready) return;
+    m.state = health::ready;
+    m.backoff_ms = first_probe_delay_ms;
+    _worker0->reactor().disarm_timer(m.timer);
+    LOG_INFO("service '%s': backend %s reachable", service.name.c_str(), why.c_str());
+    return;
+  }
+  if (m.state == health::unreachable) return;
+  m.state = health::unreachable;
+  m.backoff_ms = first_probe_delay_ms;
+  LOG_WARN("service '%s': backend unreachable (%s); probing with backoff up to %llu ms", service.name.c_str(),
+           why.c_str(), static_cast<unsigned long long>(m.plan->recovery_interval_ms));
+  if (!m.probe) arm_probe(m);
+}
+
+void readiness_registry::arm_probe(monitor& m) {
+  if (_stopped) return;
+  _worker0->reactor().arm_timer(m.timer, m.backoff_ms);
+  m.backoff_ms = std::min(m.backoff_ms * 2, std::max<std::uint64_t>(m.plan->recovery_interval_ms, first_probe_delay_ms));
+}
+
+}  // namespace postern::gateway

@@ -1,0 +1,53 @@
+// readiness: whether each proxy service can reach its backends (DESIGN §1: a member advertises
+// a service as ready only while it can reach it). The view is kept on reactor 0: every connect
+// outcome on any reactor is reported, and a reactor forwards its outcome to reactor 0 only when
+// it differs from the last one it forwarded, so the data path sends no message per connection.
+// While a service is unreachable, reactor 0 probes its backends (a full connect, TLS included)
+// with a backoff from 500 ms doubling up to maximum.recovery.interval (default 30 s), like
+// KAAZING's. Every change is logged; the cluster will publish it.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "config/gateway_config.h"
+#include "core/reactor.h"
+
+namespace postern::gateway {
+
+class worker;
+class backend_connector;
+
+class readiness_registry {
+ public:
+  explicit readiness_registry(unsigned reactor_count);
+  ~readiness_registry();
+  readiness_registry(const readiness_registry&) = delete;
+  readiness_registry& operator=(const readiness_registry&) = delete;
+
+  // On reactor 0, once, before its loop: probes every proxy service once now.
+  void start(worker& reactor0_worker);
+  // Stops probing (reactor 0, at drain).
+  void stop();
+  // From any reactor's thread: the outcome of a connect to a service's backends; why is the
+  // backend that answered (ok) or every backend's error (not ok).
+  void report(worker& from, const config::service_config& service, bool ok, const std::string& why);
+  // Reactor 0 only: the current view (unknown counts as not ready).
+  bool ready(const config::service_config& service) const;
+
+ private:
+  struct monitor;
+  void on_report(const config::service_config& service, bool ok, const std::string& why);
+  void arm_probe(monitor& m);
+
+  // _last_sent[reactor][service]: what that reactor last forwarded; touched only by its reactor.
+  std::vector<std::map<const config::service_config*, bool>> _last_sent;
+  worker* _worker0 = nullptr;
+  std::map<const config::service_config*, std::unique_ptr<monitor>> _monitors;  // reactor 0 only
+  bool _stopped = false;
+};
+
+}  // namespace postern::gateway

@@ -1,0 +1,64 @@
+// runtime: everything the workers share, built once from the config before any reactor starts
+// and immutable afterwards: the endpoints, the TLS contexts, and each proxy service's resolved
+// backends. Cold code; build_runtime throws runtime_error with a sentence for the operator.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "config/gateway_config.h"
+#include "gateway/routes.h"
+#include "net/address.h"
+#include "net/tls_context.h"
+#include "net/uri.h"
+
+namespace postern::gateway {
+
+class runtime_error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// One <connect> of a proxy service, resolved.
+struct backend_target {
+  net::uri uri;
+  net::socket_address address;
+  const net::tls_context* tls = nullptr;  // ssl:// and wss:// connects
+  bool websocket = false;                 // ws:// and wss:// connects
+};
+
+// What a proxy service needs at run time.
+struct proxy_plan {
+  std::vector<backend_target> backends;   // tried in order
+  std::uint64_t connect_timeout_ms = 5'000;
+  std::uint64_t max_pending_bytes = 1024 * 1024;
+  std::uint64_t client_inactivity_ms = 0;    // 0: off (accept-options ws.inactivity.timeout)
+  std::uint64_t backend_inactivity_ms = 0;   // connect-options ws.inactivity.timeout
+  std::uint64_t max_message_bytes = 1024 * 1024;
+  std::uint64_t recovery_interval_ms = 30'000;  // maximum.recovery.interval: probe backoff cap
+};
+
+struct runtime {
+  std::shared_ptr<const config::gateway_config> config;
+  std::vector<endpoint> endpoints;
+  // The server context of each secure endpoint (index into endpoints), and the client
+  // contexts of secure connects; owned here, pointed to from endpoints' users and plans.
+  std::map<std::size_t, std::unique_ptr<net::tls_context>> server_tls;
+  std::vector<std::unique_ptr<net::tls_context>> client_tls;
+  std::map<const config::service_config*, proxy_plan> proxies;
+
+  const net::tls_context* server_tls_of(const endpoint& ep) const noexcept;
+  const proxy_plan* plan_of(const config::service_config& service) const noexcept;
+};
+
+// Features the config uses that this build cannot serve yet, one sentence each (the cluster,
+// the balancer and management services, reverse connectivity). Empty when it can run.
+std::vector<std::string> unsupported_features(const config::gateway_config& config);
+
+std::shared_ptr<const runtime> build_runtime(std::shared_ptr<const config::gateway_config> config);
+
+}  // namespace postern::gateway

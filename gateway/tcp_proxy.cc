@@ -1,0 +1,120 @@
+#include "gateway/tcp_proxy.h"
+
+#include "core/log.h"
+#include "gateway/worker.h"
+
+namespace postern::gateway {
+
+tcp_proxy::tcp_proxy(worker& owner, core::unique_fd fd, const endpoint& ep, const route& r)
+    : connection(owner),
+      _client(*this, true),
+      _backend(*this, false),
+      _route(&r),
+      _plan(owner.rt().plan_of(*r.service)),
+      _peer(net::peer_address_of(fd.get())) {
+  _client.transport = owner.accepted_transport(ep, std::move(fd), _client);
+  owner.adopt(*this);
+  _client.transport->start();
+  _connector = std::make_unique<backend_connector>(owner, *r.service, *_plan, *this);
+  _connector->start();
+}
+
+void tcp_proxy::on_backend_ready(std::unique_ptr<net::transport> t, const backend_target& target) {
+  owner().reactor().defer([c = std::shared_ptr<backend_connector>(std::move(_connector))] {});
+  _backend.transport = std::move(t);
+  _backend.transport->set_handler(_backend);
+  if (_state != state::connecting) return;
+  _state = state::open;
+  LOG_DEBUG("%s proxied to %s", _peer.to_string().c_str(), target.uri.to_string().c_str());
+  _backend.transport->start();
+  if (!_held.empty()) {
+    _backend.transport->write(_held);
+    std::string().swap(_held);
+  }
+  if (_client.paused_by_us) {
+    _client.paused_by_us = false;
+    _client.transport->resume_reading();
+  }
+  if (_client.eof) _backend.transport->shutdown_write();
+}
+
+void tcp_proxy::on_backend_failed(const std::string& why) {
+  owner().reactor().defer([c = std::shared_ptr<backend_connector>(std::move(_connector))] {});
+  if (_state != state::connecting) return;
+  LOG_WARN("%s service '%s': backend unavailable: %s", _peer.to_string().c_str(), _route->service->name.c_str(),
+           why.c_str());
+  finish(false);
+}
+
+void tcp_proxy::on_data(leg& from, std::span<std::byte> bytes) {
+  if (_state == state::connecting) {
+    if (!from.client_side) return;
+    _held.append(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+    if (_held.size() > _plan->max_pending_bytes && !_client.paused_by_us) {
+      _client.paused_by_us = true;
+      _client.transport->pause_reading();
+    }
+    return;
+  }
+  if (_state != state::open) return;
+  leg& to = other(from);
+  if (!to.transport) return;
+  to.transport->write(std::span<const std::byte>(bytes));
+  if (!from.paused_by_us && to.transport->queued_bytes() > _plan->max_pending_bytes) {
+    from.paused_by_us = true;
+    from.transport->pause_reading();
+  }
+}
+
+void tcp_proxy::on_eof(leg& from) {
+  from.eof = true;
+  if (_state == state::connecting) {
+    if (!from.client_side) return;
+    if (_held.empty()) finish(false);  // the client gave up before the backend answered
+    return;
+  }
+  if (_state != state::open) return;
+  leg& to = other(from);
+  if (to.eof || !to.transport) {
+    finish(true);
+    return;
+  }
+  to.transport->shutdown_write();
+}
+
+void tcp_proxy::on_error(leg& from, std::string_view what) {
+  if (!from.client_side)
+    LOG_WARN("%s service '%s': backend failed: %.*s", _peer.to_string().c_str(), _route->service->name.c_str(),
+             static_cast<int>(what.size()), what.data());
+  finish(false);
+}
+
+void tcp_proxy::on_drained(leg& to) {
+  leg& from = other(to);
+  if (from.paused_by_us && from.transport && _state == state::open) {
+    from.paused_by_us = false;
+    from.transport->resume_reading();
+  }
+}
+
+void tcp_proxy::begin_drain() {
+  if (_state != state::open) {
+    finish(false);
+    return;
+  }
+  finish(true);
+}
+
+void tcp_proxy::abort() { finish(false); }
+
+void tcp_proxy::finish(bool graceful) {
+  if (_state == state::done) return;
+  _state = state::done;
+  if (_connector) owner().reactor().defer([c = std::shared_ptr<backend_connector>(std::move(_connector))] {});
+  owner().dispose(std::move(_client.transport), graceful);
+  owner().dispose(std::move(_backend.transport), graceful);
+  owner().forget(*this);
+  owner().reactor().defer([this] { delete this; });
+}
+
+}  // namespace postern::gateway
