@@ -8,7 +8,8 @@
 #                      tests on both reactor back ends (io_uring, then epoll)
 #   make unit          unit tests only
 #   make scenario      scenario tests only (real build/postern, real clients, 127.0.0.x)
-#   make bench         Google Benchmark micro-benchmarks
+#   make bench         Google Benchmark micro-benchmarks (and builds build/postern-load)
+#   make load          build/postern-load, the load generator (bench/load/)
 #   make fuzz          build the libFuzzer targets of tests/fuzz (clang++)
 #   make fuzz-smoke    run each fuzz target for FUZZ_SECONDS (part of `make test`)
 #   make deps          scripts/deps.sh (idempotent)
@@ -61,10 +62,13 @@ TEST_SRCS  := $(sort $(wildcard tests/unit/*.cc))
 TEST_OBJS  := $(TEST_SRCS:%.cc=$(BUILD)/obj/%.o)
 BENCH_SRCS := $(sort $(wildcard bench/*.cc))
 BENCH_OBJS := $(BENCH_SRCS:%.cc=$(BUILD)/obj/%.o)
+LOAD_SRCS  := $(sort $(wildcard bench/load/*.cc))
+LOAD_OBJS  := $(LOAD_SRCS:%.cc=$(BUILD)/obj/%.o)
 
 POSTERN    := $(BUILD)/postern
 UNIT_TESTS := $(BUILD)/unit-tests
 BENCH_BIN  := $(BUILD)/bench
+LOAD_BIN   := $(BUILD)/postern-load
 LIBPOSTERN := $(BUILD)/libpostern.a
 
 BACKENDS := $(if $(BACKEND),$(BACKEND),io_uring epoll)
@@ -76,7 +80,7 @@ FUZZ_BINS    := $(FUZZ_SRCS:tests/fuzz/%.cc=build/fuzz/%)
 # Only the parsers without std::expected in their headers: clang 14 cannot use libstdc++ 12's <expected>.
 FUZZ_LIB     := net/http_request.cc net/http_response.cc net/ws_frame.cc net/utf8.cc
 
-.PHONY: all run test unit scenario bench deps clean fuzz fuzz-smoke
+.PHONY: all run test unit scenario bench load deps clean fuzz fuzz-smoke
 all: $(POSTERN)
 
 deps:
@@ -107,6 +111,12 @@ $(UNIT_TESTS): $(TEST_OBJS) $(LIBPOSTERN)
 $(BENCH_BIN): $(BENCH_OBJS) $(LIBPOSTERN)
 	@$(if $(Q),echo "  LD   $@")
 	$(Q)$(CXX) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(BENCH_LIBS)
+
+$(LOAD_BIN): $(LOAD_OBJS) $(LIBPOSTERN)
+	@$(if $(Q),echo "  LD   $@")
+	$(Q)$(CXX) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+load: $(LOAD_BIN)
 
 run: $(POSTERN)
 	$(POSTERN) -c $(CONFIG)
@@ -141,7 +151,7 @@ fuzz-smoke: $(FUZZ_BINS)
 	  tail -1 build/fuzz/$$(basename $$f).log; \
 	done
 
-bench: $(BENCH_BIN)
+bench: $(BENCH_BIN) $(LOAD_BIN)
 	$(BENCH_BIN)
 
 clean:
