@@ -151,7 +151,7 @@ fuzz-smoke: $(FUZZ_BINS)
 	  tail -1 build/fuzz/$$(basename $$f).log; \
 	done
 
-bench: $(BENCH_BIN) $(LOAD_BIN)
+bench: $(BENCH_BIN) $(if $(LOAD_SRCS),$(LOAD_BIN))
 	$(BENCH_BIN)
 
 clean:
