@@ -12,10 +12,15 @@ Contract:
   always stops it, and fails the test when the gateway died during it, exited non-zero after
   SIGTERM, or wrote a sanitizer report. The log written during each test is kept on the test
   (`gateway_log_excerpt`) so that run.py shows it when the test fails.
+- Gateway.wait_for_log() waits (bounded) for a log line; Gateway.rss_bytes() reads the
+  process's VmRSS. service_xml/gateway_xml/security_xml write configs with properties,
+  connect-options and <security>. require_test_pki() gives the test PKI directory
+  (scripts/make-test-pki.sh into build/test-pki once per run, or $POSTERN_TEST_PKI).
 """
 
 import os
 import re
+import resource
 import shutil
 import signal
 import subprocess
@@ -67,19 +72,25 @@ def xml_escape(text):
 
 
 def service_xml(name, accepts, type_="echo", connects=(), accept_options=None,
-                allow_origin="*"):
-    """One <service>. accepts/connects: URIs; accept_options: {element: text};
-    allow_origin: text of <allow-origin>, or None for no cross-site-constraint."""
+                allow_origin="*", connect_options=None, properties=None):
+    """One <service>. accepts/connects: URIs (a str is one URI); accept_options,
+    connect_options and properties: {element: text} (service <properties> are elements named
+    after the property, e.g. {"maximum.recovery.interval": "1 second"}); allow_origin: text of
+    <allow-origin>, or None for no cross-site-constraint."""
     if isinstance(accepts, str):
         accepts = [accepts]
+    if isinstance(connects, str):
+        connects = [connects]
     lines = ["  <service>", f"    <name>{xml_escape(name)}</name>"]
     lines += [f"    <accept>{xml_escape(a)}</accept>" for a in accepts]
     lines += [f"    <connect>{xml_escape(c)}</connect>" for c in connects]
     lines.append(f"    <type>{type_}</type>")
-    if accept_options:
-        lines.append("    <accept-options>")
-        lines += [f"      <{k}>{xml_escape(str(v))}</{k}>" for k, v in accept_options.items()]
-        lines.append("    </accept-options>")
+    for block, items in (("properties", properties), ("accept-options", accept_options),
+                         ("connect-options", connect_options)):
+        if items:
+            lines.append(f"    <{block}>")
+            lines += [f"      <{k}>{xml_escape(str(v))}</{k}>" for k, v in items.items()]
+            lines.append(f"    </{block}>")
     if allow_origin is not None:
         lines += ["    <cross-site-constraint>",
                   f"      <allow-origin>{xml_escape(allow_origin)}</allow-origin>",
@@ -88,8 +99,21 @@ def service_xml(name, accepts, type_="echo", connects=(), accept_options=None,
     return "\n".join(lines)
 
 
-def gateway_xml(*services, properties=None):
-    """A whole gateway-config document; properties: {name: value}."""
+def security_xml(keystore=None, truststore=None):
+    """The <security> element: keystore is the PEM file with the certificate chain and key the
+    gateway presents, truststore the PEM file of the CA certificates it trusts."""
+    lines = ["  <security>"]
+    for element, path in (("keystore", keystore), ("truststore", truststore)):
+        if path is not None:
+            lines += [f"    <{element}>", "      <type>PEM</type>",
+                      f"      <file>{xml_escape(str(path))}</file>", f"    </{element}>"]
+    lines.append("  </security>")
+    return "\n".join(lines)
+
+
+def gateway_xml(*services, properties=None, security=None):
+    """A whole gateway-config document; properties: {name: value}; security: the text of
+    security_xml(...)."""
     lines = ['<?xml version="1.0" encoding="UTF-8"?>', f'<gateway-config xmlns="{XMLNS}">']
     if properties:
         lines.append("  <properties>")
@@ -97,6 +121,8 @@ def gateway_xml(*services, properties=None):
             lines += ["    <property>", f"      <name>{k}</name>",
                       f"      <value>{xml_escape(str(v))}</value>", "    </property>"]
         lines.append("  </properties>")
+    if security:
+        lines.append(security)
     lines += list(services)
     lines.append("</gateway-config>")
     return "\n".join(lines) + "\n"
@@ -200,6 +226,29 @@ class Gateway:
         self.exit_status = self.proc.returncode
         return self.exit_status
 
+    def rss_bytes(self):
+        """The process's resident set size now (VmRSS of /proc/<pid>/status), in bytes."""
+        with open(f"/proc/{self.proc.pid}/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+        raise AssertionError(f"no VmRSS in /proc/{self.proc.pid}/status")
+
+    def wait_for_log(self, pattern, timeout, start=0):
+        """The first log line at or after byte offset start that matches pattern (a compiled
+        regex, or a str that must occur in the line), waiting up to timeout seconds for it to be
+        written; None when no line matches by then. Only whole lines are considered."""
+        match = pattern.search if isinstance(pattern, re.Pattern) else (lambda line: pattern in line)
+        deadline = time.monotonic() + timeout
+        while True:
+            text = self.log_text()[start:]
+            for line in text[:text.rfind("\n") + 1].splitlines():
+                if match(line):
+                    return line
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(0.02)
+
     def sanitizer_report(self, text=None):
         text = self.log_text() if text is None else text
         return any(marker in text for marker in SANITIZER_MARKERS)
@@ -212,6 +261,55 @@ class Gateway:
 
     def cleanup(self):
         shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+# ---- test PKI and limits ---------------------------------------------------------------------
+
+PKI_FILES = ("ca.pem", "foreign-ca.pem", "server.pem", "other-server.pem", "wrong-host.pem",
+             "client.pem", "foreign-client.pem", "foreign-server.pem", "dmz1.pem", "dmz2.pem",
+             "internal1.pem", "internal2.pem")
+_pki = {}   # "dir" -> Path once made in this run, or "error" -> why it could not be made
+
+
+def require_test_pki():
+    """The test PKI directory (ca.pem, server.pem, client.pem, ... as scripts/make-test-pki.sh
+    makes them). $POSTERN_TEST_PKI names a directory to use as it is; otherwise the script runs
+    once per run on build/test-pki (it keeps a set that is complete and current, and serialises
+    concurrent runs). Raises unittest.SkipTest (in a test or a class fixture: skipped) when the
+    script is missing, AssertionError when it fails."""
+    if "dir" in _pki:
+        return _pki["dir"]
+    if "error" in _pki:
+        raise AssertionError(_pki["error"])
+    given = os.environ.get("POSTERN_TEST_PKI")
+    if given:
+        directory = Path(given)
+    else:
+        script = REPO / "scripts" / "make-test-pki.sh"
+        if not script.is_file():
+            raise unittest.SkipTest(f"{script} missing: no test PKI")
+        directory = REPO / "build" / "test-pki"
+        made = subprocess.run([str(script), str(directory)], capture_output=True, text=True,
+                              timeout=120, stdin=subprocess.DEVNULL)
+        if made.returncode != 0:
+            _pki["error"] = (f"{script} {directory} failed with status {made.returncode}\n"
+                             f"{made.stdout}{made.stderr}")
+            raise AssertionError(_pki["error"])
+    missing = [n for n in PKI_FILES if not (directory / n).is_file()]
+    if missing:
+        _pki["error"] = f"the test PKI in {directory} lacks {', '.join(missing)}"
+        raise AssertionError(_pki["error"])
+    _pki["dir"] = directory
+    return directory
+
+
+def raise_nofile_limit():
+    """Raises this process's RLIMIT_NOFILE soft limit to the hard limit (a gateway started
+    afterwards inherits it); returns the new soft limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
 # `<ISO-8601 UTC time with ms>Z <LEVEL> <thread: r0, r1, main> <text>`; the level may be padded.

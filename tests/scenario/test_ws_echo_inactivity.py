@@ -1,6 +1,6 @@
 """ws.inactivity.timeout on an echo service's ws:// accept (T = 2 s), as on a proxy: a silent
 client gets a ping after about T/2, and close 1001 after about T when it never answers; a client
-that answers the pings stays connected. Address: 127.0.19.1.
+that answers the pings stays connected. Address: 127.0.30.1.
 """
 
 import time
@@ -9,7 +9,7 @@ import unittest
 from harness import GatewayTestCase, gateway_xml, service_xml
 from wire import OP_CLOSE, OP_PING, OP_PONG, OP_TEXT, RawConnection, upgrade_request
 
-HOST, PORT = "127.0.19.1", 8000
+HOST, PORT = "127.0.30.1", 8000
 T = 2.0
 
 

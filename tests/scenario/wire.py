@@ -1,6 +1,7 @@
 """Clients for the scenario tests: a raw-socket HTTP/WebSocket client that writes frames by hand
-(so tests can send what real libraries refuse to send), a TCP helper, and a thin wrapper around
-the asyncio API of python3-websockets 10.4.
+(so tests can send what real libraries refuse to send; over TLS too), a TCP helper, TLS contexts,
+`openssl s_client` as a client, and a thin wrapper around the asyncio API of
+python3-websockets 10.4.
 
 Every read has a deadline; nothing here waits forever.
 """
@@ -10,8 +11,11 @@ import base64
 import errno
 import hashlib
 import os
+import select
 import socket
+import ssl
 import struct
+import subprocess
 import threading
 import time
 
@@ -98,11 +102,40 @@ class HttpResponse:
 
 
 class RawConnection:
-    """A TCP connection that speaks HTTP/1.1 and WebSocket by hand."""
+    """A TCP (or, with ssl_context, TLS) connection that speaks HTTP/1.1 and WebSocket by hand.
+    server_hostname: the name the TLS client sends and verifies (default: host); source: the
+    local IP address to connect from; rcvbuf, sndbuf: SO_RCVBUF and SO_SNDBUF set before
+    connecting (fixed sizes: the kernel then does not grow them), for tests that bound what
+    may be in flight."""
 
-    def __init__(self, host, port, timeout=IO_TIMEOUT_S):
-        self.sock = socket.create_connection((host, port), timeout=timeout)
+    def __init__(self, host, port, timeout=IO_TIMEOUT_S, ssl_context=None, server_hostname=None,
+                 source=None, rcvbuf=None, sndbuf=None):
+        if rcvbuf is None and sndbuf is None:
+            self.sock = socket.create_connection((host, port), timeout=timeout,
+                                                 source_address=(source, 0) if source else None)
+        else:
+            family, kind, proto, _, address = socket.getaddrinfo(host, port,
+                                                                 type=socket.SOCK_STREAM)[0]
+            self.sock = socket.socket(family, kind, proto)
+            try:
+                for option, size in ((socket.SO_RCVBUF, rcvbuf), (socket.SO_SNDBUF, sndbuf)):
+                    if size is not None:
+                        self.sock.setsockopt(socket.SOL_SOCKET, option, size)
+                if source:
+                    self.sock.bind((source, 0))
+                self.sock.settimeout(timeout)
+                self.sock.connect(address)
+            except BaseException:
+                self.sock.close()
+                raise
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if ssl_context is not None:
+            try:
+                self.sock = ssl_context.wrap_socket(self.sock,
+                                                    server_hostname=server_hostname or host)
+            except BaseException:
+                self.sock.close()
+                raise
         self.host, self.port = host, port
         self.buf = b""
 
@@ -130,7 +163,7 @@ class RawConnection:
             chunk = self.sock.recv(1 << 16)
         except socket.timeout:
             raise TimeoutError("no data before the deadline") from None
-        except ConnectionResetError:
+        except (ConnectionResetError, ssl.SSLEOFError):
             raise Closed("connection reset") from None
         if not chunk:
             raise Closed("EOF")
@@ -283,9 +316,11 @@ def upgrade_request(path, host, key=DEFAULT_KEY, version="13", method="GET", htt
     return line_end.join(lines) + line_end + line_end
 
 
-def open_websocket(testcase, host, port, path="/echo", host_header=None, extra=()):
-    """A RawConnection after a successful upgrade (asserts 101 and the accept key)."""
-    conn = RawConnection(host, port)
+def open_websocket(testcase, host, port, path="/echo", host_header=None, extra=(),
+                   **connection_options):
+    """A RawConnection after a successful upgrade (asserts 101 and the accept key);
+    connection_options go to RawConnection (ssl_context, source, rcvbuf, ...)."""
+    conn = RawConnection(host, port, **connection_options)
     testcase.addCleanup(conn.close)
     key = base64.b64encode(os.urandom(16)).decode()
     resp = conn.request(upgrade_request(path, host_header or f"{host}:{port}", key=key,
@@ -344,6 +379,89 @@ def connection_refused(host, port):
     return False
 
 
+# ---- TLS -------------------------------------------------------------------------------------
+
+def client_ssl_context(cafile, certfile=None):
+    """A TLS client context that verifies the server against cafile (host names checked);
+    certfile: a PEM file with the client's certificate chain and key, to present."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.load_verify_locations(cafile=str(cafile))
+    if certfile is not None:
+        context.load_cert_chain(str(certfile))
+    return context
+
+
+def server_ssl_context(certfile, client_cafile=None):
+    """A TLS server context presenting certfile (PEM: chain and key); with client_cafile it
+    requires a client certificate signed by one of those CAs."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(str(certfile))
+    if client_cafile is not None:
+        context.verify_mode = ssl.CERT_REQUIRED
+        context.load_verify_locations(cafile=str(client_cafile))
+    return context
+
+
+class SClient:
+    """`openssl s_client -quiet` connected to host:port, verifying the server against cafile
+    and server_name (sent as SNI too); certfile: PEM with the client certificate and key.
+    send() writes to its stdin; read_exact() reads what it prints (the server's bytes);
+    finish() ends it and returns (exit status, stderr text). Use as a context manager."""
+
+    def __init__(self, host, port, cafile, server_name, certfile=None):
+        cmd = ["openssl", "s_client", "-connect", f"{host}:{port}", "-CAfile", str(cafile),
+               "-quiet", "-servername", server_name, "-verify_hostname", server_name,
+               "-verify_return_error"]
+        if certfile is not None:
+            cmd += ["-cert", str(certfile), "-key", str(certfile)]
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE)
+        self._result = None
+
+    def send(self, data):
+        self.proc.stdin.write(data)
+        self.proc.stdin.flush()
+
+    def read_exact(self, n, timeout=IO_TIMEOUT_S):
+        """n bytes of output; fewer when s_client ends or timeout passes first."""
+        out = b""
+        deadline = time.monotonic() + timeout
+        while len(out) < n:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            ready, _, _ = select.select([self.proc.stdout], [], [], remaining)
+            if not ready:
+                break
+            piece = os.read(self.proc.stdout.fileno(), n - len(out))
+            if not piece:
+                break
+            out += piece
+        return out
+
+    def wait(self, timeout):
+        """s_client's exit status, or None when it still runs after timeout seconds."""
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def finish(self):
+        """Kills s_client if it still runs; (exit status, stderr text). Idempotent."""
+        if self._result is None:
+            if self.proc.poll() is None:
+                self.proc.kill()
+            _, err = self.proc.communicate(timeout=10)
+            self._result = (self.proc.returncode, err.decode(errors="replace"))
+        return self._result
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.finish()
+
+
 # ---- websockets (the real client library) ----------------------------------------------------
 
 def run_async(coro, timeout=30.0):
@@ -358,3 +476,18 @@ def ws_connect(uri, **kw):
                    close_timeout=5)
     options.update(kw)
     return websockets.connect(uri, **options)
+
+
+async def recv_bytes(ws, n, timeout=IO_TIMEOUT_S):
+    """Reads messages from ws (websockets) until n bytes have come; returns (bytes, types)
+    where types is the set of Python types of the messages ({bytes} when all were binary).
+    Where a gateway turns a TCP byte stream into binary messages, their boundaries are not the
+    sender's: a user reassembles the bytes. AssertionError when more than n bytes come."""
+    received, types = bytearray(), set()
+    while len(received) < n:
+        message = await asyncio.wait_for(ws.recv(), timeout)
+        types.add(type(message))
+        received += message.encode() if isinstance(message, str) else message
+    if len(received) > n:
+        raise AssertionError(f"{len(received)} bytes came, {n} expected")
+    return bytes(received), types
