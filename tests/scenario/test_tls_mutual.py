@@ -8,7 +8,7 @@ foreign one is still refused. Python ssl and `openssl s_client` as clients. Addr
 import ssl
 import unittest
 
-from backends import BackendTestCase, TcpEcho
+from backends import wait_until, BackendTestCase, TcpEcho
 from harness import gateway_xml, require_test_pki, security_xml, service_xml
 from wire import (Closed, RawConnection, SClient, client_ssl_context, recv_bytes, run_async,
                   upgrade_request, ws_connect)
@@ -55,6 +55,9 @@ class MutualTls(BackendTestCase):
     def assert_refused(self, port, identity):
         """The handshake fails (at once with TLS 1.2; with TLS 1.3 the client learns from the
         alert on its first read): the upgrade is never answered and no backend is dialed."""
+        # The gateway's readiness probe dials the backend once per proxy service (2) at start:
+        # let those connections land first.
+        self.assertTrue(wait_until(lambda: self.echo.accepted >= 2, 5), "the probes never reached the backend")
         accepted = self.echo.accepted
         try:
             with RawConnection(HOST, port, ssl_context=self.context(identity),
