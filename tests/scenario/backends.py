@@ -30,6 +30,7 @@ here is bounded; stop() ends everything within a few seconds.
 import asyncio
 import http
 import os
+import re
 import socket
 import ssl
 import struct
@@ -433,3 +434,25 @@ class BackendTestCase(GatewayTestCase):
             super().tearDownClass()
         finally:
             cls.backends.stop()
+
+    _PROBE_RESULT = re.compile(r"service '.*': backend (\S+ reachable|unreachable)")
+
+    def setUp(self):
+        super().setUp()
+        self._await_readiness_probes()
+
+    def _await_readiness_probes(self):
+        """At start the gateway probes each proxy service's backends once (readiness). Tests
+        that count the connections a backend accepted wait for those probes to land first."""
+        gateway = self.gateway
+        if getattr(gateway, "_probes_settled", False):
+            return
+        expected = (self.config or "").count("<type>proxy</type>")
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            seen = sum(1 for line in gateway.log_text().splitlines() if self._PROBE_RESULT.search(line))
+            if seen >= expected:
+                break
+            time.sleep(0.02)
+        time.sleep(0.05)   # the backends' own threads accept the probe connections
+        gateway._probes_settled = True
