@@ -4,6 +4,8 @@
 #include <cstring>
 
 #include "core/log.h"
+#include "gateway/balancer.h"
+#include "gateway/local_member.h"
 #include "gateway/origin.h"
 #include "gateway/worker.h"
 #include "gateway/ws_proxy.h"
@@ -94,13 +96,25 @@ void http_connection::on_head_complete(const net::http_request_head& head, std::
            net::build_ws_refusal(upgrade.error()));
     return;
   }
+  if (service.type == config::service_type::balancer) {
+    const route* local = balance(head, upgrade->key, head_bytes);
+    if (!local) return;  // answered (302, 503) or spliced to another member
+    _route = local;
+    serve(head, upgrade->key, head_bytes);
+    return;
+  }
+  serve(head, upgrade->key, head_bytes);
+}
+
+void http_connection::serve(const net::http_request_head& head, std::string_view key, std::size_t head_bytes) {
+  const config::service_config& service = *_route->service;
   if (service.type == config::service_type::proxy) {
-    hand_off_to_proxy(head, upgrade->key, head_bytes);
+    hand_off_to_proxy(head, key, head_bytes);
     return;
   }
   // Echo supports no subprotocol, so none is selected; a client that requires one fails its
   // own handshake check, as RFC 6455 §4.1 says it must.
-  _transport->write(net::build_ws_accept_response(upgrade->key, {}));
+  _transport->write(net::build_ws_accept_response(key, {}));
 
   _decoder.emplace(net::ws_role::server,
                    service.accept_options.ws_maximum_message_size.value_or(owner().limits().default_max_message_bytes));
@@ -122,7 +136,7 @@ void http_connection::on_head_complete(const net::http_request_head& head, std::
 }
 
 void http_connection::hand_off_to_proxy(const net::http_request_head& head, std::string_view key,
-                                        std::size_t head_bytes) {
+                                        std::size_t head_bytes, std::shared_ptr<const proxy_plan> plan) {
   ws_proxy::client_request request;
   request.key = std::string(key);
   if (const net::http_header* p = head.find("sec-websocket-protocol")) request.protocols = std::string(p->value);
@@ -131,8 +145,57 @@ void http_connection::hand_off_to_proxy(const net::http_request_head& head, std:
   owner().reactor().disarm_timer(_timer);
   _state = state::handed_off;
   owner().reactor().disarm_timer(_inactivity);
-  new ws_proxy(owner(), std::move(_transport), *_route, _peer, std::move(request));
+  new ws_proxy(owner(), std::move(_transport), *_route, _peer, std::move(request), std::move(plan));
   free_later();
+}
+
+const route* http_connection::balance(const net::http_request_head& head, std::string_view key,
+                                      std::size_t head_bytes) {
+  const config::service_config& balancer = *_route->service;
+  const std::string balance_uri = _route->accept->to_string();
+  const balancing_plan* plan = owner().balancing();
+  const local_balance* local = plan ? plan->find(balance_uri) : nullptr;
+  std::optional<std::uint32_t> local_load;
+  if (local) local_load = static_cast<std::uint32_t>(owner().connection_count());
+  const std::uint64_t a = owner().random()();
+  const std::uint64_t b = owner().random()();
+  balancer_decision d = decide_balancer(owner().balancer_table(), balance_uri, balancer_mode_of(balancer),
+                                        plan ? plan->choice : cluster::choice_options{}, a, b, local_load);
+  switch (d.what) {
+    case balancer_decision::kind::unavailable:
+      refuse(503, "service '" + balancer.name + "': no ready member for " + balance_uri,
+             net::build_http_error_response(503, "no ready member", "Retry-After: 1\r\n"));
+      return nullptr;
+    case balancer_decision::kind::redirect: {
+      LOG_DEBUG("%s balanced to %s (redirect)", _peer.to_string().c_str(), d.location.c_str());
+      std::string response = "HTTP/1.1 302 Found\r\nLocation: " + d.location +
+                             "\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+      _transport->write(response);
+      std::string().swap(_head);
+      linger();
+      return nullptr;
+    }
+    case balancer_decision::kind::local:
+      if (!local || !local->local_route) {
+        refuse(503, "service '" + balancer.name + "': the local member has no service for " + balance_uri,
+               net::build_http_error_response(503, "no ready member", "Retry-After: 1\r\n"));
+        return nullptr;
+      }
+      return local->local_route;
+    case balancer_decision::kind::remote:
+      break;
+  }
+  const std::string_view accept = member_accept_for(*d.member, balance_uri);
+  auto member_plan = plan ? member_proxy_plan(*d.member, accept, balancer, *plan)
+                          : std::unexpected(std::string("no balancing plan"));
+  if (!member_plan) {
+    refuse(503, member_plan.error(), net::build_http_error_response(503, "no ready member", "Retry-After: 1\r\n"));
+    return nullptr;
+  }
+  LOG_DEBUG("%s balanced to %s at %s", _peer.to_string().c_str(), d.member->identity.c_str(),
+            d.member->backplane.to_string().c_str());
+  hand_off_to_proxy(head, key, head_bytes, std::move(*member_plan));
+  return nullptr;
 }
 
 void http_connection::refuse(int status, std::string_view log_reason, std::string response) {

@@ -24,6 +24,8 @@
 
 namespace postern::gateway {
 
+struct proxy_plan;
+
 class http_connection final : public connection, public net::transport_handler {
  public:
   http_connection(worker& owner, core::unique_fd fd, const endpoint& ep);
@@ -59,7 +61,14 @@ class http_connection final : public connection, public net::transport_handler {
   void send_close(std::uint16_t code, std::string_view reason);
   void linger();
   void close_now();
-  void hand_off_to_proxy(const net::http_request_head& head, std::string_view key, std::size_t head_bytes);
+  // The upgrade passed every check: serve it with _route's service (echo here, proxy handed off).
+  void serve(const net::http_request_head& head, std::string_view key, std::size_t head_bytes);
+  // A balancer's upgrade: the local route to serve it with, or nullptr when it was answered
+  // (302 in redirect mode, 503 without a ready member) or spliced to another member.
+  const route* balance(const net::http_request_head& head, std::string_view key, std::size_t head_bytes);
+  // plan: a run-time plan (a splice to another member); null: the route's service's plan.
+  void hand_off_to_proxy(const net::http_request_head& head, std::string_view key, std::size_t head_bytes,
+                         std::shared_ptr<const proxy_plan> plan = nullptr);
   void free_later();
   void apply_backpressure();
   void on_inactivity();

@@ -16,6 +16,8 @@
 #include "core/reactor_group.h"
 #include "gateway/check_report.h"
 #include "gateway/cli.h"
+#include "gateway/cluster_node.h"
+#include "gateway/local_member.h"
 #include "gateway/readiness.h"
 #include "gateway/runtime.h"
 #include "gateway/worker.h"
@@ -56,8 +58,10 @@ int serve(std::shared_ptr<const config::gateway_config> config) {
     return 1;
   }
   std::shared_ptr<const gateway::runtime> rt;
+  std::shared_ptr<const gateway::balancing_plan> balancing;
   try {
     rt = gateway::build_runtime(config);
+    balancing = gateway::build_balancing_plan(*rt);
   } catch (const gateway::runtime_error& e) {
     std::fprintf(stderr, "%s: error: %s\n", config->source_file.c_str(), e.what());
     return 1;
@@ -91,6 +95,7 @@ int serve(std::shared_ptr<const config::gateway_config> config) {
   group->start([&](core::reactor& r) {
     try {
       auto w = std::make_unique<gateway::worker>(r, rt, readiness);
+      w->set_balancing(balancing);
       w->start();
       if (r.id() == 0) readiness.start(*w);
       workers[r.id()] = std::move(w);
@@ -104,6 +109,16 @@ int serve(std::shared_ptr<const config::gateway_config> config) {
 
   int status = 0;
   int sig = 0;
+  std::unique_ptr<gateway::cluster_node> node;
+  if (failed.load() == 0) {
+    std::vector<gateway::worker*> all;
+    for (auto& w : workers) all.push_back(w.get());
+    const auto wall_ms = static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+            .count());
+    node = std::make_unique<gateway::cluster_node>(std::move(all), readiness, balancing, wall_ms);
+    group->post(0, [n = node.get()](core::reactor&) { n->start(); });
+  }
   if (failed.load() > 0) {
     status = 1;
   } else {
@@ -121,8 +136,11 @@ int serve(std::shared_ptr<const config::gateway_config> config) {
       continue;
     }
     gateway::worker* w = workers[i].get();
-    group->post(i, [w, i, &readiness, &drained](core::reactor&) {
-      if (i == 0) readiness.stop();
+    group->post(i, [w, i, &readiness, &drained, n = node.get()](core::reactor&) {
+      if (i == 0) {
+        if (n) n->stop();
+        readiness.stop();
+      }
       w->drain([&drained] { drained.fetch_add(1); });
     });
   }
@@ -134,6 +152,7 @@ int serve(std::shared_ptr<const config::gateway_config> config) {
     wait_until([&] { return drained.load() == n; }, abort_timeout, signals);
   }
   group->stop_and_join();
+  node.reset();
   workers.clear();
   group.reset();
   LOG_INFO("stopped");

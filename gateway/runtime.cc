@@ -50,14 +50,24 @@ std::vector<std::string> unsupported_features(const config::gateway_config& conf
   for (const config::service_config& s : config.services) {
     const std::string who = "service '" + s.name + "'";
     switch (s.type) {
-      case config::service_type::balancer:
       case config::service_type::management:
         out.push_back(who + ": type " + std::string(config::to_string(s.type)) +
                       " is not available in this build yet");
         continue;
       case config::service_type::echo:
       case config::service_type::proxy:
+      case config::service_type::balancer:
         break;
+    }
+    if (s.type == config::service_type::balancer && !config.cluster) {
+      // Standalone balancer: its only member is this process, so a local service must balance it.
+      bool served = false;
+      for (const config::service_config& m : config.services)
+        for (const net::uri& b : m.balances)
+          for (const net::uri& a : s.accepts) served = served || b == a;
+      if (!served)
+        out.push_back(who + ": type balancer without <cluster> needs a service here whose <balance> names one of its "
+                            "accept URIs (it would have no member to send clients to)");
     }
     if (!listens(s))
       out.push_back(who + ": reverse connectivity (socks.mode reverse in accept-options) is not available in this build yet");
@@ -73,7 +83,8 @@ std::vector<std::string> unsupported_features(const config::gateway_config& conf
       (void)ws_accept;
     }
   }
-  if (config.cluster) out.push_back("<cluster> is not available in this build yet");
+  // The balancer works standalone; gossip between members waits for UDP sockets in core/.
+  if (config.cluster) out.push_back("<cluster> (membership gossip between members) is not available in this build yet");
   return out;
 }
 

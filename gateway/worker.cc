@@ -1,9 +1,12 @@
 #include "gateway/worker.h"
 
+#include <algorithm>
 #include <cstring>
 #include <stdexcept>
 
 #include "core/log.h"
+#include "core/reactor_group.h"
+#include "gateway/local_member.h"
 #include "gateway/http_connection.h"
 #include "gateway/tcp_echo_connection.h"
 #include "gateway/tcp_proxy.h"
@@ -100,7 +103,32 @@ class worker::grave final : public net::transport_handler {
 
 worker::worker(core::reactor& reactor, std::shared_ptr<const runtime> rt, readiness_registry& readiness,
                gateway_limits limits)
-    : _reactor(&reactor), _runtime(std::move(rt)), _readiness(&readiness), _limits(limits) {}
+    : _reactor(&reactor),
+      _runtime(std::move(rt)),
+      _readiness(&readiness),
+      _limits(limits),
+      _random(0x5eed0000ull + reactor.id() * 0x9e3779b97f4a7c15ull +
+              static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(this))),
+      _load_timer([this] {
+        if (_draining || !_load_sink) return;
+        const std::size_t n = _connection_count;
+        if (n != _load_sent) {
+          _load_sent = n;
+          core::reactor_group* g = _reactor->group();
+          const unsigned id = _reactor->id();
+          if (!g || id == 0)
+            _load_sink(id, n);
+          else
+            g->post(0, [sink = _load_sink, id, n](core::reactor&) { sink(id, n); });
+        }
+        _reactor->arm_timer(_load_timer, _load_interval_ms);
+      }) {}
+
+void worker::report_load(std::function<void(unsigned, std::size_t)> sink, std::uint64_t interval_ms) {
+  _load_sink = std::move(sink);
+  _load_interval_ms = std::max<std::uint64_t>(interval_ms, 1);
+  _reactor->arm_timer(_load_timer, _load_interval_ms);
+}
 
 worker::~worker() = default;
 
@@ -131,6 +159,7 @@ void worker::dispose(std::unique_ptr<net::transport> t, bool flush) {
 void worker::drain(std::function<void()> on_drained) {
   _draining = true;
   _on_drained = std::move(on_drained);
+  _reactor->disarm_timer(_load_timer);
   for (auto& l : _listeners) l->close();
   // begin_drain may end a connection, which unlinks it at once: keep the next one first.
   for (connection* c = _connections; c;) {

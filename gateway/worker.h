@@ -9,6 +9,8 @@
 #include <memory>
 #include <vector>
 
+#include "cluster/balancer_choice.h"
+#include "cluster/balancer_table.h"
 #include "config/gateway_config.h"
 #include "core/reactor.h"
 #include "gateway/connection.h"
@@ -18,6 +20,7 @@
 namespace postern::gateway {
 
 class readiness_registry;
+struct balancing_plan;
 
 // Limits every connection of a worker obeys (DESIGN §8).
 struct gateway_limits {
@@ -51,6 +54,19 @@ class worker {
   readiness_registry& readiness() const noexcept { return *_readiness; }
   std::size_t connection_count() const noexcept { return _connection_count; }
 
+  // Balancing (balancer services, cluster). The plan is set before start(); the table is the
+  // snapshot reactor 0 posts whenever membership or readiness changes: lookups read this
+  // worker's own pointer, without a lock. Both may be null (no balancing yet: 503).
+  void set_balancing(std::shared_ptr<const balancing_plan> plan) noexcept { _balancing = std::move(plan); }
+  const balancing_plan* balancing() const noexcept { return _balancing.get(); }
+  void set_balancer_table(std::shared_ptr<const cluster::balancer_table> table) noexcept { _table = std::move(table); }
+  const cluster::balancer_table* balancer_table() const noexcept { return _table.get(); }
+  cluster::choice_random& random() noexcept { return _random; }
+  // Every interval_ms, when this worker's connection count differs from the last one it sent,
+  // runs sink(reactor id, count) on reactor 0 (posted; called directly on reactor 0 or
+  // without a group). Stops at drain. The sink must outlive the worker's reactor loop.
+  void report_load(std::function<void(unsigned, std::size_t)> sink, std::uint64_t interval_ms);
+
   void adopt(connection& c) noexcept;
   void forget(connection& c) noexcept;
   // Takes a transport its owner is done with and frees it once it has closed. flush: first send
@@ -78,6 +94,13 @@ class worker {
   std::size_t _closing_transports = 0;
   bool _draining = false;
   std::function<void()> _on_drained;
+  std::shared_ptr<const balancing_plan> _balancing;
+  std::shared_ptr<const cluster::balancer_table> _table;
+  cluster::choice_random _random;
+  std::function<void(unsigned, std::size_t)> _load_sink;
+  std::uint64_t _load_interval_ms = 0;
+  std::size_t _load_sent = static_cast<std::size_t>(-1);
+  core::timer _load_timer;
 };
 
 }  // namespace postern::gateway

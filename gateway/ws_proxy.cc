@@ -18,15 +18,20 @@ namespace close_code = net::ws_close_code;
 
 ws_proxy::ws_proxy(worker& owner, std::unique_ptr<net::transport> client, const route& r,
                    const net::socket_address& peer, client_request request)
+    : ws_proxy(owner, std::move(client), r, peer, std::move(request), nullptr) {}
+
+ws_proxy::ws_proxy(worker& owner, std::unique_ptr<net::transport> client, const route& r,
+                   const net::socket_address& peer, client_request request, std::shared_ptr<const proxy_plan> plan)
     : connection(owner),
       _client(*this, true),
       _backend(*this, false),
       _route(&r),
-      _plan(owner.rt().plan_of(*r.service)),
+      _plan(plan ? plan.get() : owner.rt().plan_of(*r.service)),
       _peer(peer),
       _request(std::move(request)),
       _linger([this] { finish(true); }),
-      _inactivity([this] { on_inactivity(); }) {
+      _inactivity([this] { on_inactivity(); }),
+      _owned_plan(std::move(plan)) {
   _client.transport = std::move(client);
   _client.transport->set_handler(_client);
   owner.adopt(*this);

@@ -40,6 +40,10 @@ class ws_proxy final : public connection, public backend_connector::owner_handle
 
   ws_proxy(worker& owner, std::unique_ptr<net::transport> client, const route& r, const net::socket_address& peer,
            client_request request);
+  // The same with a plan built at run time (the balancer's splice to another cluster member):
+  // the proxy keeps it alive; plan == nullptr means the route's service's plan.
+  ws_proxy(worker& owner, std::unique_ptr<net::transport> client, const route& r, const net::socket_address& peer,
+           client_request request, std::shared_ptr<const proxy_plan> plan);
 
   void begin_drain() override;
   void abort() override;
@@ -121,6 +125,7 @@ class ws_proxy final : public connection, public backend_connector::owner_handle
   bool _ping_outstanding = false;
   core::timer _linger;
   core::timer _inactivity;
+  std::shared_ptr<const proxy_plan> _owned_plan;  // a run-time plan, or null
 };
 
 }  // namespace postern::gateway
