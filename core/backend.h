@@ -9,12 +9,14 @@
 //   listener methods that call into the back end (errors found there go through
 //   reactor::report_later).
 // - A stream is finished (reactor::finish_close: fd closed, on_closed scheduled) only once no
-//   kernel operation refers to it any more (stream::_in_flight == 0), and a listener likewise.
+//   kernel operation refers to it any more (stream::_in_flight == 0), and a listener and a
+//   datagram socket likewise.
 // - Nothing here allocates per message.
 #pragma once
 
 #include <sys/socket.h>
 
+#include "core/datagram.h"
 #include "core/reactor.h"
 
 namespace postern::core {
@@ -48,6 +50,16 @@ class backend {
   virtual void start_listener(listener& l) = 0;
   // l has just been marked closing: stops accepting; finishes as close_stream does.
   virtual void close_listener(listener& l) = 0;
+
+  // Datagram sockets (datagram.h). start_datagram: d has just got flag_receiving; keeps a
+  // receive armed from now until close. flush_datagrams: called at the end of an iteration
+  // for a dirty socket that is not closing; starts sending its queue (at most one batch in
+  // flight), or does nothing while a batch is in flight or the kernel refused more (the
+  // completion or writability sends the rest). close_datagram: d has just got flag_closing;
+  // finishes as close_stream does.
+  virtual void start_datagram(datagram_socket& d) = 0;
+  virtual void flush_datagrams(datagram_socket& d) = 0;
+  virtual void close_datagram(datagram_socket& d) = 0;
 
   // Watches event_fd (an eventfd that other threads write to wake this reactor up) and keeps
   // its counter drained. May be called from the thread that builds the reactor, before run().

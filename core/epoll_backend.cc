@@ -13,6 +13,11 @@
 // of the set, so that EPOLLHUP/EPOLLERR (always reported) cannot spin on a paused stream; they
 // show up when interest comes back.
 //
+// A datagram socket is watched the same way: EPOLLIN from start() to close, EPOLLOUT only while
+// the kernel refuses more of its queue. Datagrams are read with a bounded loop of recvfrom into
+// the socket's own 64 KiB buffer (the scratch buffer is smaller than a datagram may be) and
+// sent with one sendto each at flush time.
+//
 // Bytes are read with recv into one reactor-owned scratch buffer from the pool and handed to
 // on_readable from there; sends go straight from the byte_queue with sendmsg at flush time
 // (end of iteration), so a write costs no system call until then.
@@ -26,6 +31,7 @@
 #include <utility>
 #include <stdexcept>
 
+#include "core/datagram.h"
 #include "core/log.h"
 
 namespace postern::core {
@@ -226,6 +232,111 @@ void epoll_backend::accept_some(listener& l) {
   }
 }
 
+// ---------------------------------------------------------------------------------------------
+// datagram sockets
+
+void epoll_backend::set_interest(datagram_socket& d, bool in, bool out) {
+  const bool was_in = d._flags & datagram_socket::flag_recv_armed;
+  const bool was_out = d._flags & datagram_socket::flag_send_armed;
+  if (in == was_in && out == was_out) return;
+  const std::uint32_t events = (in ? EPOLLIN : 0u) | (out ? EPOLLOUT : 0u);
+  const bool registered = d._flags & datagram_socket::flag_registered;
+  const int op = !registered ? EPOLL_CTL_ADD : events == 0 ? EPOLL_CTL_DEL : EPOLL_CTL_MOD;
+  epoll_event ev{};
+  ev.events = events;
+  ev.data.ptr = &d._recv_op;
+  if (::epoll_ctl(_epoll.get(), op, d.fd(), &ev) < 0) {
+    // Out of memory or over max_user_watches: told at the next flush, where callbacks may run.
+    d._pending_error = errno;
+    _reactor.mark_dirty(d);
+    return;
+  }
+  d._flags &= ~(datagram_socket::flag_recv_armed | datagram_socket::flag_send_armed |
+                datagram_socket::flag_registered);
+  if (in) d._flags |= datagram_socket::flag_recv_armed;
+  if (out) d._flags |= datagram_socket::flag_send_armed;
+  if (events != 0) d._flags |= datagram_socket::flag_registered;
+}
+
+void epoll_backend::start_datagram(datagram_socket& d) {
+  if (d.closing()) return;
+  set_interest(d, d.wants_receive(), d._flags & datagram_socket::flag_send_armed);
+}
+
+void epoll_backend::flush_datagrams(datagram_socket& d) {
+  // flag_send_armed: EPOLLOUT is awaited and will send the rest.
+  constexpr std::uint32_t busy = datagram_socket::flag_send_armed | datagram_socket::flag_closing;
+  if ((d._flags & busy) || d.fd() < 0 || d._out.empty()) return;
+  send_datagrams(d);
+}
+
+void epoll_backend::send_datagrams(datagram_socket& d) {
+  // Bounded: a handler that queues a datagram from each on_datagram_error cannot keep this loop
+  // going; what is left waits for the next flush.
+  bool blocked = false;
+  for (std::uint32_t i = 0; i < d._out.max_datagrams() && !d._out.empty(); ++i) {
+    const datagram_queue::entry e = d._out.at(0);
+    const ssize_t n = ::sendto(d.fd(), e.bytes.data(), e.bytes.size(), MSG_DONTWAIT | MSG_NOSIGNAL, e.to, e.to_len);
+    const int error = n < 0 ? errno : 0;
+    if (error == EINTR) continue;
+    if (error == EAGAIN || error == EWOULDBLOCK) {
+      blocked = true;
+      break;
+    }
+    d.sent(error);
+    if (d.closing()) return;
+  }
+  set_interest(d, d._flags & datagram_socket::flag_recv_armed, blocked);
+  if (!blocked && !d._out.empty()) _reactor.mark_dirty(d);
+}
+
+void epoll_backend::receive_datagrams(datagram_socket& d) {
+  std::byte* data = d._recv_buffer.get();
+  for (int i = 0; i < max_datagrams_per_event && d.wants_receive(); ++i) {
+    socklen_t from_len = sizeof d._recv_from;
+    // MSG_TRUNC: the datagram's real length, so that a cut one is seen (never, for UDP).
+    const ssize_t n = ::recvfrom(d.fd(), data, datagram_socket::receive_buffer_bytes, MSG_DONTWAIT | MSG_TRUNC,
+                                 reinterpret_cast<sockaddr*>(&d._recv_from), &from_len);
+    if (n >= 0) {
+      const auto length = static_cast<std::size_t>(n);
+      const bool cut = length > datagram_socket::receive_buffer_bytes;
+      d.deliver(cut ? datagram_socket::receive_buffer_bytes : length, from_len, cut ? MSG_TRUNC : 0);
+      continue;
+    }
+    const int error = errno;
+    if (error == EINTR) continue;
+    if (error == EAGAIN || error == EWOULDBLOCK) return;
+    d.receive_failed(error);
+    return;
+  }
+}
+
+void epoll_backend::on_datagram_event(datagram_socket& d, std::uint32_t events) {
+  if (d.closing()) return;
+  if (events & (EPOLLIN | EPOLLERR | EPOLLHUP)) {
+    if (d._flags & datagram_socket::flag_recv_armed) {
+      receive_datagrams(d);  // a pending socket error comes out of recvfrom, once
+    } else if (events & EPOLLERR) {
+      // Watched for EPOLLOUT only: take the pending error (which clears it) or it would be
+      // reported again at every wait.
+      int error = 0;
+      socklen_t len = sizeof error;
+      if (::getsockopt(d.fd(), SOL_SOCKET, SO_ERROR, &error, &len) < 0) error = errno;
+      if (error != 0) d.receive_failed(error);
+    }
+  }
+  if (d.closing()) return;
+  if ((events & (EPOLLOUT | EPOLLERR)) && (d._flags & datagram_socket::flag_send_armed)) send_datagrams(d);
+}
+
+void epoll_backend::close_datagram(datagram_socket& d) {
+  // Explicitly out of the set: close(2) removes an fd only when no duplicate of it exists.
+  if (d._flags & datagram_socket::flag_registered) ::epoll_ctl(_epoll.get(), EPOLL_CTL_DEL, d.fd(), nullptr);
+  // Events for d may still sit in this wait's array: d stays alive until its on_closed, and
+  // on_datagram_event skips a closing socket.
+  _reactor.finish_close(d);
+}
+
 void epoll_backend::watch_wakeup(int event_fd) {
   _wakeup_fd = event_fd;
   epoll_event ev{};
@@ -265,8 +376,13 @@ void epoll_backend::dispatch() {
       case backend_op::kind::wakeup:
         drain_wakeup();
         break;
+      case backend_op::kind::datagram_recv:
+        on_datagram_event(*static_cast<datagram_socket*>(op->owner), _events[i].events);
+        break;
       case backend_op::kind::stream_send:
       case backend_op::kind::stream_connect:
+      case backend_op::kind::datagram_send:
+      case backend_op::kind::datagram_writable:
         break;  // io_uring slots: never registered with epoll
     }
   }

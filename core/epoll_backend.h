@@ -24,6 +24,9 @@ class epoll_backend final : public backend {
   void close_stream(stream& s) override;
   void start_listener(listener& l) override;
   void close_listener(listener& l) override;
+  void start_datagram(datagram_socket& d) override;
+  void flush_datagrams(datagram_socket& d) override;
+  void close_datagram(datagram_socket& d) override;
   void watch_wakeup(int event_fd) override;
   void wait(int timeout_ms) override;
   void dispatch() override;
@@ -32,6 +35,7 @@ class epoll_backend final : public backend {
   static constexpr int max_events = 256;           // readiness events taken per epoll_wait
   static constexpr int max_reads_per_event = 4;     // recv calls per readable stream per wait
   static constexpr int max_accepts_per_event = 64;  // accept4 calls per listener per wait
+  static constexpr int max_datagrams_per_event = 64;  // recvfrom calls per datagram socket per wait
 
   void set_interest(stream& s, bool in, bool out);
   void on_stream_event(stream& s, std::uint32_t events);
@@ -40,6 +44,10 @@ class epoll_backend final : public backend {
   void finish_connect(stream& s);
   void accept_some(listener& l);
   void drain_wakeup();
+  void set_interest(datagram_socket& d, bool in, bool out);
+  void on_datagram_event(datagram_socket& d, std::uint32_t events);
+  void receive_datagrams(datagram_socket& d);
+  void send_datagrams(datagram_socket& d);
 
   reactor& _reactor;
   unique_fd _epoll;

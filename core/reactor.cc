@@ -6,7 +6,7 @@
 //   (timeout: 0 when work is pending, else the timer wheel's next delay) -> refresh the clock
 //   -> fire due timers -> end_of_iteration().
 // end_of_iteration() repeats, a bounded number of passes, "run deferred functions, flush dirty
-// streams, deliver on_closed" while any of them has work. Deferred functions run before the
+// streams and datagram sockets, deliver on_closed" while any of them has work. Deferred functions run before the
 // flush so that what they write leaves in this iteration; the flush always runs right before
 // on_closed so that a stream that was written and then closed is off the flush list before
 // its owner may free it.
@@ -25,6 +25,7 @@
 #include <utility>
 
 #include "core/backend.h"
+#include "core/datagram.h"
 #include "core/epoll_backend.h"
 #include "core/log.h"
 #include "core/reactor_group.h"
@@ -240,7 +241,7 @@ void reactor::drain_mailbox() {
 
 bool reactor::has_pending_work() const noexcept {
   return !_deferred.empty() || _dirty_head != nullptr || _closed_head != nullptr ||
-         _closed_listeners != nullptr;
+         _closed_listeners != nullptr || _dirty_datagrams != nullptr || _closed_datagrams != nullptr;
 }
 
 void reactor::end_of_iteration() {
@@ -268,6 +269,17 @@ void reactor::flush_dirty() {
     if (!(s->_flags & stream::flag_closing)) _backend->flush(*s);
     s = next;
   }
+  datagram_socket* d = std::exchange(_dirty_datagrams, nullptr);
+  while (d != nullptr) {
+    datagram_socket* next = d->_next_dirty;
+    d->_next_dirty = nullptr;
+    d->_flags &= ~datagram_socket::flag_dirty;
+    if (!d->closing()) {
+      if (d->_pending_error != 0) d->_handler->on_datagram_error(std::exchange(d->_pending_error, 0));
+      if (!d->closing()) _backend->flush_datagrams(*d);
+    }
+    d = next;
+  }
 }
 
 void reactor::run_closed() {
@@ -285,6 +297,13 @@ void reactor::run_closed() {
     l->_next_closed = nullptr;
     l->_handler->on_closed();
     l = next;
+  }
+  datagram_socket* d = std::exchange(_closed_datagrams, nullptr);
+  while (d != nullptr) {
+    datagram_socket* next = d->_next_closed;
+    d->_next_closed = nullptr;
+    d->_handler->on_closed();
+    d = next;
   }
 }
 
@@ -321,6 +340,27 @@ void reactor::finish_close(listener& l) noexcept {
   l._armed = false;
   l._fd.reset();
   schedule_closed(l);
+}
+
+void reactor::mark_dirty(datagram_socket& d) noexcept {
+  if (d._flags & datagram_socket::flag_dirty) return;
+  d._flags |= datagram_socket::flag_dirty;
+  d._next_dirty = _dirty_datagrams;
+  _dirty_datagrams = &d;
+}
+
+void reactor::finish_close(datagram_socket& d) noexcept {
+  if (d._flags & datagram_socket::flag_close_done) return;
+  d._flags |= datagram_socket::flag_close_done;
+  d._flags &= ~(datagram_socket::flag_recv_armed | datagram_socket::flag_send_armed |
+                datagram_socket::flag_send_blocked | datagram_socket::flag_registered);
+  d._fd.reset();
+  // Only now: a sendmsg in flight may have been reading the queued bytes until its completion.
+  d._out.clear();
+  d._sending = 0;
+  d._unsent = 0;
+  d._next_closed = _closed_datagrams;
+  _closed_datagrams = &d;
 }
 
 void reactor::queue_drained(stream& s) {

@@ -37,8 +37,10 @@ class reactor_group;
 class backend;
 class uring_backend;
 class epoll_backend;
+class datagram_socket;
 
-// One operation slot of a back end, embedded in the stream or listener it belongs to (STYLE 6):
+// One operation slot of a back end, embedded in the stream, listener or datagram socket it
+// belongs to (STYLE 6):
 // io_uring puts its address in an SQE's user_data and epoll in epoll_event.data.ptr, so every
 // completion or readiness event leads straight back to a live owner of a known kind. Only the
 // back ends read it.
@@ -49,6 +51,9 @@ struct backend_op {
     stream_connect,   // owner is a stream: its connect (io_uring), in the send slot
     listener_accept,  // owner is a listener: its multishot accept, or epoll interest
     wakeup,           // owner is the back end: the mailbox wake-up eventfd
+    datagram_recv,    // owner is a datagram_socket: its recvmsg (io_uring), or epoll interest
+    datagram_send,    // owner is a datagram_socket: its chain of sendmsg in flight (io_uring)
+    datagram_writable, // owner is a datagram_socket: its poll for room after -EAGAIN (io_uring)
   };
   kind what;
   void* owner;
@@ -259,6 +264,7 @@ class reactor {
  private:
   friend class stream;
   friend class listener;
+  friend class datagram_socket;
   friend class uring_backend;
   friend class epoll_backend;
   friend class reactor_group;
@@ -266,6 +272,7 @@ class reactor {
   void mark_dirty(stream& s) noexcept;    // flush s at the end of this iteration
   void schedule_closed(stream& s) noexcept;    // call s's on_closed at the end of this iteration
   void schedule_closed(listener& l) noexcept;
+  void mark_dirty(datagram_socket& d) noexcept;  // flush d's queue at the end of this iteration
   void end_of_iteration();                // flush dirty streams, run deferred work, closes
   void refresh_clock() noexcept;
   void drain_mailbox();                   // runs messages posted by other threads
@@ -276,6 +283,7 @@ class reactor {
   // iteration, for errors found inside a stream method, where no callback may run.
   void finish_close(stream& s) noexcept;
   void finish_close(listener& l) noexcept;
+  void finish_close(datagram_socket& d) noexcept;
   void queue_drained(stream& s);
   void report_later(stream& s, int error, bool connecting);
   // An accept failed: tells the handler; returns true when accepting must pause (a resource
@@ -294,6 +302,8 @@ class reactor {
   stream* _dirty_head = nullptr;
   stream* _closed_head = nullptr;
   listener* _closed_listeners = nullptr;
+  datagram_socket* _dirty_datagrams = nullptr;
+  datagram_socket* _closed_datagrams = nullptr;
   std::vector<std::move_only_function<void()>> _deferred;
   std::vector<std::move_only_function<void()>> _deferred_running;  // swapped with _deferred
   reactor_group* _group = nullptr;

@@ -20,6 +20,7 @@
 //   own iovec array; its completion consumes what was sent and sends the rest (a short send
 //   is resubmitted). The queue keeps the bytes until the completion, so they stay valid while
 //   the kernel reads them. A connect uses the same slot (no send can be in flight then).
+// - A datagram socket has one recvmsg and a chain of sendmsg in flight: see uring_datagram.cc.
 // - The wake-up eventfd has a multishot poll; its completions read the counter to reset it
 //   (an IORING_OP_READ on a non-blocking eventfd completes at once with -EAGAIN).
 // - Closing cancels every operation on the fd (IORING_ASYNC_CANCEL_FD | _ALL); the fd is
@@ -211,6 +212,7 @@ bool uring_backend::probe(std::string& reason) {
   static constexpr needed required[] = {
       {IORING_OP_ACCEPT, "accept"},           {IORING_OP_RECV, "recv"},
       {IORING_OP_SENDMSG, "sendmsg"},         {IORING_OP_CONNECT, "connect"},
+      {IORING_OP_RECVMSG, "recvmsg"},
       {IORING_OP_ASYNC_CANCEL, "cancel"},     {IORING_OP_POLL_ADD, "poll"},
       {IORING_OP_SOCKET, "multishot accept (5.19)"},
       {IORING_OP_SEND_ZC, "multishot recv (6.0)"},
@@ -454,6 +456,15 @@ void uring_backend::complete(const io_uring_cqe& cqe) {
       break;
     case backend_op::kind::wakeup:
       on_wakeup(error, cqe.flags);
+      break;
+    case backend_op::kind::datagram_recv:
+      on_datagram_recv(*static_cast<datagram_socket*>(op->owner), value, error);
+      break;
+    case backend_op::kind::datagram_send:
+      on_datagram_send(*static_cast<datagram_socket*>(op->owner), error);
+      break;
+    case backend_op::kind::datagram_writable:
+      on_datagram_writable(*static_cast<datagram_socket*>(op->owner), error);
       break;
   }
 }

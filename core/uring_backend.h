@@ -1,5 +1,5 @@
-// uring_backend: the io_uring back end of a reactor (see backend.h for the contract and
-// uring_backend.cc for how it uses the ring).
+// uring_backend: the io_uring back end of a reactor (see backend.h for the contract, and
+// uring_backend.cc and uring_datagram.cc for how it uses the ring).
 #pragma once
 
 #include <liburing.h>
@@ -21,8 +21,8 @@ class uring_backend final : public backend {
   ~uring_backend() override;
 
   // Whether a ring with everything postern needs can run here: ring setup, the opcodes
-  // (multishot accept, multishot recv, sendmsg, connect, cancel, poll), the timed wait and a
-  // provided-buffer ring. On failure fills reason with a sentence saying why (no io_uring in
+  // (multishot accept, multishot recv, sendmsg, recvmsg, connect, cancel, poll), the timed wait
+  // and a provided-buffer ring. On failure fills reason with a sentence saying why (no io_uring in
   // the kernel, forbidden by seccomp, a container or a sysctl, or a kernel too old).
   static bool probe(std::string& reason);
 
@@ -34,6 +34,9 @@ class uring_backend final : public backend {
   void close_stream(stream& s) override;
   void start_listener(listener& l) override;
   void close_listener(listener& l) override;
+  void start_datagram(datagram_socket& d) override;
+  void flush_datagrams(datagram_socket& d) override;
+  void close_datagram(datagram_socket& d) override;
   void watch_wakeup(int event_fd) override;
   void wait(int timeout_ms) override;
 
@@ -73,12 +76,18 @@ class uring_backend final : public backend {
   void submit_send(stream& s);
   void arm_accept(listener& l);
   void arm_wakeup();
+  void arm_datagram_recv(datagram_socket& d);
+  void submit_datagrams(datagram_socket& d);
+  void arm_datagram_writable(datagram_socket& d);
   void cancel(const backend_op& op);
   void on_recv(stream& s, std::uint32_t bytes, int error, std::uint32_t flags);
   void on_send(stream& s, std::uint32_t bytes, int error);
   void on_connect(stream& s, int error);
   void on_accept(listener& l, std::uint32_t fd, int error, std::uint32_t flags);
   void on_wakeup(int error, std::uint32_t flags);
+  void on_datagram_recv(datagram_socket& d, std::uint32_t bytes, int error);
+  void on_datagram_send(datagram_socket& d, int error);
+  void on_datagram_writable(datagram_socket& d, int error);
   std::byte* buffer(unsigned id) const noexcept { return _buffer_base + std::size_t{id} * _buffer_bytes; }
   void give_back(unsigned id) noexcept;
 
