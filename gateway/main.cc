@@ -116,8 +116,13 @@ int serve(std::shared_ptr<const config::gateway_config> config) {
     const auto wall_ms = static_cast<std::uint64_t>(
         std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
             .count());
-    node = std::make_unique<gateway::cluster_node>(std::move(all), readiness, balancing, wall_ms);
-    group->post(0, [n = node.get()](core::reactor&) { n->start(); });
+    try {
+      node = std::make_unique<gateway::cluster_node>(std::move(all), readiness, balancing, wall_ms);
+      group->post(0, [n = node.get()](core::reactor&) { n->start(); });
+    } catch (const std::exception& e) {
+      LOG_ERROR("%s", e.what());
+      failed.fetch_add(1);
+    }
   }
   if (failed.load() > 0) {
     status = 1;
@@ -137,11 +142,16 @@ int serve(std::shared_ptr<const config::gateway_config> config) {
     }
     gateway::worker* w = workers[i].get();
     group->post(i, [w, i, &readiness, &drained, n = node.get()](core::reactor&) {
+      auto drain = [w, &drained] { w->drain([&drained] { drained.fetch_add(1); }); };
       if (i == 0) {
-        if (n) n->stop();
         readiness.stop();
+        // The cluster says goodbye before the listeners close.
+        if (n) {
+          n->stop(drain);
+          return;
+        }
       }
-      w->drain([&drained] { drained.fetch_add(1); });
+      drain();
     });
   }
   int again = wait_until([&] { return drained.load() == n; }, drain_timeout, signals);

@@ -83,8 +83,7 @@ std::vector<std::string> unsupported_features(const config::gateway_config& conf
       (void)ws_accept;
     }
   }
-  // The balancer works standalone; gossip between members waits for UDP sockets in core/.
-  if (config.cluster) out.push_back("<cluster> (membership gossip between members) is not available in this build yet");
+  // <cluster> is served by gateway/cluster_node (UDP gossip); its addresses are checked there.
   return out;
 }
 
