@@ -282,7 +282,10 @@ void http_connection::on_inactivity() {
     send_frame(true, net::ws_opcode::ping, {});
     _ping_outstanding = true;
   }
-  owner().reactor().arm_timer(_inactivity, std::max<std::uint64_t>(_inactivity_ms / 2, 1));
+  // The next check falls when this silence would reach T/2 (ping) or T (close), counted from
+  // the last byte, so a late timer never turns an answered ping into a close.
+  const std::uint64_t due = _ping_outstanding ? _inactivity_ms : _inactivity_ms / 2;
+  owner().reactor().arm_timer(_inactivity, std::max<std::uint64_t>(due > idle ? due - idle : 1, 1));
 }
 
 void http_connection::send_frame(bool fin, net::ws_opcode opcode, std::span<const std::byte> payload) {

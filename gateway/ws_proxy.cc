@@ -411,7 +411,10 @@ void ws_proxy::on_inactivity() {
     write_frame(_client, true, ws_opcode::ping, {}, nullptr);
     _ping_outstanding = true;
   }
-  owner().reactor().arm_timer(_inactivity, std::max<std::uint64_t>(t / 2, 1));
+  // The next check falls when this silence would reach T/2 (ping) or T (close), counted from
+  // the last byte, so a late timer never turns an answered ping into a close.
+  const std::uint64_t due = _ping_outstanding ? t : t / 2;
+  owner().reactor().arm_timer(_inactivity, std::max<std::uint64_t>(due > idle ? due - idle : 1, 1));
 }
 
 void ws_proxy::begin_drain() {
