@@ -38,7 +38,9 @@ usage: scripts/bench-peers.sh [options]
                      (default: every combination of 64,4096 / 100,1000 / 1,8)
   --peers LIST       any of tcp-echo,ws-echo,nginx,haproxy,postern (default: all, in this order)
   --strace           after the table, count postern's (and nginx's, HAProxy's) system calls
-                     per message with strace -c -f during a 5 s load (first row of --rows)
+                     per message with strace -c -f during a 5 s load (first row of --rows),
+                     then with perf stat (system calls, io_uring requests and completions)
+                     in another 5 s load, where perf is installed
   --out DIR          where the report goes (default build/bench, or build/bench-peers when
                      build/bench is make bench's binary)
   --postern BIN      postern binary (default: build/postern, built with make)
@@ -800,7 +802,7 @@ fi
 
 cp "$runs" "$base-runs.csv"
 
-if [ "$postern_bin" = "$root/build/postern" ]; then
+if [ "$postern_bin" = "$root/build/postern" ] && [ "$do_build" = 1 ]; then
   postern_from="built from the work tree at $tree_rev"
 else
   postern_from="$postern_bin, built $(date -u -r "$postern_bin" +%Y-%m-%dT%H:%MZ)"
