@@ -20,10 +20,15 @@ class connection {
   virtual void abort() = 0;
 
   worker& owner() const noexcept { return *_worker; }
+  // From now until it is forgotten, this connection counts in the member's load: it is a
+  // client served by a local service (not a request still being read, nor a client the
+  // balancer spliced to another member). Idempotent.
+  void count_as_load() noexcept;
 
  private:
   friend class worker;
   worker* _worker;
+  bool _counted_as_load = false;
   connection* _prev = nullptr;
   connection* _next = nullptr;
 };

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "core/log.h"
+#include "core/reactor_group.h"
 #include "gateway/balancer.h"
 #include "gateway/local_member.h"
 #include "gateway/origin.h"
@@ -121,6 +122,7 @@ void http_connection::serve(const net::http_request_head& head, std::string_view
   _max_pending_bytes = service.maximum_pending_bytes.value_or(owner().limits().default_max_pending_bytes);
   owner().reactor().disarm_timer(_timer);
   _state = state::ws_open;
+  count_as_load();
   _inactivity_ms = service.accept_options.ws_inactivity_timeout
                        ? static_cast<std::uint64_t>(service.accept_options.ws_inactivity_timeout->count())
                        : 0;
@@ -156,7 +158,13 @@ const route* http_connection::balance(const net::http_request_head& head, std::s
   const balancing_plan* plan = owner().balancing();
   const local_balance* local = plan ? plan->find(balance_uri) : nullptr;
   std::optional<std::uint32_t> local_load;
-  if (local) local_load = static_cast<std::uint32_t>(owner().connection_count());
+  if (local) {
+    // The member's load is the sum over its reactors; this reactor sees only its own share, and
+    // SO_REUSEPORT spreads clients evenly over the reactors, so scale it (no shared counter).
+    const core::reactor_group* group = owner().reactor().group();
+    const std::size_t reactors = group ? group->size() : 1;
+    local_load = static_cast<std::uint32_t>(std::min<std::size_t>(owner().load_count() * reactors, UINT32_MAX));
+  }
   const std::uint64_t a = owner().random()();
   const std::uint64_t b = owner().random()();
   balancer_decision d = decide_balancer(owner().balancer_table(), balance_uri, balancer_mode_of(balancer),

@@ -10,6 +10,7 @@ tcp_echo_connection::tcp_echo_connection(worker& owner, core::unique_fd fd, cons
       _max_pending_bytes(r.service->maximum_pending_bytes.value_or(owner.limits().default_max_pending_bytes)) {
   _transport = owner.accepted_transport(ep, std::move(fd), *this);
   owner.adopt(*this);
+  count_as_load();
   _transport->start();
 }
 

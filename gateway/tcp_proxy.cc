@@ -14,6 +14,7 @@ tcp_proxy::tcp_proxy(worker& owner, core::unique_fd fd, const endpoint& ep, cons
       _peer(net::peer_address_of(fd.get())) {
   _client.transport = owner.accepted_transport(ep, std::move(fd), _client);
   owner.adopt(*this);
+  count_as_load();
   _client.transport->start();
   _connector = std::make_unique<backend_connector>(owner, *r.service, *_plan, *this);
   _connector->start();

@@ -111,7 +111,7 @@ worker::worker(core::reactor& reactor, std::shared_ptr<const runtime> rt, readin
               static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(this))),
       _load_timer([this] {
         if (_draining || !_load_sink) return;
-        const std::size_t n = _connection_count;
+        const std::size_t n = _load_count;
         if (n != _load_sent) {
           _load_sent = n;
           core::reactor_group* g = _reactor->group();
@@ -191,12 +191,24 @@ void worker::adopt(connection& c) noexcept {
   ++_connection_count;
 }
 
+void worker::count_as_load(connection& c) noexcept {
+  if (c._counted_as_load) return;
+  c._counted_as_load = true;
+  ++_load_count;
+}
+
+void connection::count_as_load() noexcept { _worker->count_as_load(*this); }
+
 void worker::forget(connection& c) noexcept {
   if (c._prev) c._prev->_next = c._next;
   else _connections = c._next;
   if (c._next) c._next->_prev = c._prev;
   c._prev = c._next = nullptr;
   --_connection_count;
+  if (c._counted_as_load) {
+    c._counted_as_load = false;
+    --_load_count;
+  }
   check_drained();
 }
 

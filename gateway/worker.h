@@ -53,6 +53,9 @@ class worker {
   const config::gateway_config& config() const noexcept { return *_runtime->config; }
   readiness_registry& readiness() const noexcept { return *_readiness; }
   std::size_t connection_count() const noexcept { return _connection_count; }
+  // Connections of this worker that serve a client with a local service (connection::
+  // count_as_load): the member's load that the cluster gossips and the balancer compares.
+  std::size_t load_count() const noexcept { return _load_count; }
 
   // Balancing (balancer services, cluster). The plan is set before start(); the table is the
   // snapshot reactor 0 posts whenever membership or readiness changes: lookups read this
@@ -62,12 +65,13 @@ class worker {
   void set_balancer_table(std::shared_ptr<const cluster::balancer_table> table) noexcept { _table = std::move(table); }
   const cluster::balancer_table* balancer_table() const noexcept { return _table.get(); }
   cluster::choice_random& random() noexcept { return _random; }
-  // Every interval_ms, when this worker's connection count differs from the last one it sent,
+  // Every interval_ms, when this worker's load count differs from the last one it sent,
   // runs sink(reactor id, count) on reactor 0 (posted; called directly on reactor 0 or
   // without a group). Stops at drain. The sink must outlive the worker's reactor loop.
   void report_load(std::function<void(unsigned, std::size_t)> sink, std::uint64_t interval_ms);
 
   void adopt(connection& c) noexcept;
+  void count_as_load(connection& c) noexcept;
   void forget(connection& c) noexcept;
   // Takes a transport its owner is done with and frees it once it has closed. flush: first send
   // what is queued and shut the sending side down (TLS close_notify, then FIN), bounded by the
@@ -91,6 +95,7 @@ class worker {
   std::vector<std::unique_ptr<accept_handler>> _listeners;
   connection* _connections = nullptr;
   std::size_t _connection_count = 0;
+  std::size_t _load_count = 0;
   std::size_t _closing_transports = 0;
   bool _draining = false;
   std::function<void()> _on_drained;

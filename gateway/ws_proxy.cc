@@ -35,6 +35,7 @@ ws_proxy::ws_proxy(worker& owner, std::unique_ptr<net::transport> client, const 
   _client.transport = std::move(client);
   _client.transport->set_handler(_client);
   owner.adopt(*this);
+  if (!_owned_plan) count_as_load();  // a splice to another member is that member's load
   _connector = std::make_unique<backend_connector>(owner, *r.service, *_plan, *this);
   _connector->start();
 }
