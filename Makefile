@@ -78,7 +78,7 @@ FUZZ_CXX     := clang++
 FUZZ_SRCS    := $(sort $(wildcard tests/fuzz/*_fuzz.cc))
 FUZZ_BINS    := $(FUZZ_SRCS:tests/fuzz/%.cc=build/fuzz/%)
 # Only the parsers without std::expected in their headers: clang 14 cannot use libstdc++ 12's <expected>.
-FUZZ_LIB     := net/http_request.cc net/http_response.cc net/ws_frame.cc net/utf8.cc
+FUZZ_LIB     := net/http_request.cc net/http_response.cc net/ws_frame.cc net/utf8.cc net/socks5.cc
 
 .PHONY: all run test unit scenario bench load deps clean fuzz fuzz-smoke
 all: $(POSTERN)
