@@ -4,6 +4,8 @@
 #   make               build build/postern
 #   make run           install missing Debian packages, build, serve config/echo.xml
 #                      (ws://localhost:8000/echo, tcp://localhost:8001)
+#   make run-ha        build, run the seed's HA topology on loopback (config/ha-loopback:
+#                      two DMZ members, two internal gateways, a backend) until Ctrl-C
 #   make test          install missing packages, build, run the unit tests and the scenario
 #                      tests on both reactor back ends (io_uring, then epoll)
 #   make unit          unit tests only
@@ -80,7 +82,7 @@ FUZZ_BINS    := $(FUZZ_SRCS:tests/fuzz/%.cc=build/fuzz/%)
 # Only the parsers without std::expected in their headers: clang 14 cannot use libstdc++ 12's <expected>.
 FUZZ_LIB     := net/http_request.cc net/http_response.cc net/ws_frame.cc net/utf8.cc net/socks5.cc
 
-.PHONY: all run test unit scenario bench load deps clean fuzz fuzz-smoke
+.PHONY: all run run-ha test unit scenario bench load deps clean fuzz fuzz-smoke
 all: $(POSTERN)
 
 deps:
@@ -120,6 +122,9 @@ load: $(LOAD_BIN)
 
 run: $(POSTERN)
 	$(POSTERN) -c $(CONFIG)
+
+run-ha: $(POSTERN)
+	scripts/ha-loopback.sh run
 
 # The reactor's unit tests run every case on both back ends themselves.
 unit: $(UNIT_TESTS)

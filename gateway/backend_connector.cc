@@ -8,22 +8,66 @@
 namespace postern::gateway {
 
 backend_connector::backend_connector(worker& w, const config::service_config& service, const proxy_plan& plan,
-                                     owner_handler& owner)
+                                     owner_handler& owner, const net::socket_address* client)
     : _worker(&w), _service(&service), _plan(&plan), _owner(&owner), _timer([this] {
+        if (_plan->reverse) {
+          if (_transport) {  // claimed in start(): hand it over now
+            _owner->on_backend_ready(std::move(_transport), _plan->backends.front());  // may destroy this
+            return;
+          }
+          if (_waiting_for_link) {
+            _worker->links().cancel(*this);
+            _waiting_for_link = false;
+          }
+          _owner->on_backend_failed("no reverse link for " + _plan->logical_uri + " within socks.timeout (" +
+                                        std::to_string(_plan->socks_timeout_ms) + " ms)",
+                                    503);  // may destroy this
+          return;
+        }
         fail_attempt("connect timed out after " + std::to_string(_plan->connect_timeout_ms) + " ms");
-      }) {}
+      }) {
+  if (client) _client = *client;
+}
 
 backend_connector::~backend_connector() {
   _worker->reactor().disarm_timer(_timer);
+  if (_waiting_for_link) _worker->links().cancel(*this);
   _worker->dispose(std::move(_transport));
 }
 
-void backend_connector::start() { attempt(); }
+void backend_connector::start() {
+  if (_plan->reverse) {
+    claim_link();
+    return;
+  }
+  attempt();
+}
+
+void backend_connector::claim_link() {
+  if (std::unique_ptr<net::transport> t = _worker->links().claim(_plan->logical_uri, _client)) {
+    _transport = std::move(t);
+    _transport->set_handler(*this);
+    // Handed over from the next loop turn, so the owner never hears of it inside its constructor.
+    _worker->reactor().arm_timer(_timer, 0);
+    _waiting_for_link = false;
+    return;
+  }
+  _waiting_for_link = true;
+  _worker->links().wait(_plan->logical_uri, _client, *this);
+  _worker->reactor().arm_timer(_timer, _plan->socks_timeout_ms);
+}
+
+void backend_connector::on_link(std::unique_ptr<net::transport> link) {
+  _waiting_for_link = false;
+  _worker->reactor().disarm_timer(_timer);
+  link->set_handler(*this);
+  _owner->on_backend_ready(std::move(link), _plan->backends.front());  // may destroy this
+}
 
 void backend_connector::attempt() {
   if (_next >= _plan->backends.size()) {
     _worker->readiness().report(*_worker, *_service, false, _errors);
-    _owner->on_backend_failed(_errors);  // may destroy this
+    _owner->on_backend_failed(_errors, 502);  // may destroy this
     return;
   }
   const backend_target& t = _plan->backends[_next];
@@ -49,6 +93,11 @@ void backend_connector::on_transport_error(int, std::string_view what) { fail_at
 
 void backend_connector::fail_attempt(std::string_view what) {
   _worker->reactor().disarm_timer(_timer);
+  if (_plan->reverse) {  // the claimed link failed before it was handed over
+    _worker->dispose(std::move(_transport));
+    _owner->on_backend_failed("reverse link for " + _plan->logical_uri + ": " + std::string(what), 502);
+    return;
+  }
   const backend_target& t = _plan->backends[_next];
   if (!_errors.empty()) _errors += "; ";
   _errors += t.uri.to_string() + ": " + std::string(what);

@@ -31,18 +31,34 @@ http_connection::http_connection(worker& owner, core::unique_fd fd, const endpoi
       _endpoint(&ep),
       _peer(net::peer_address_of(fd.get())),
       _max_pending_bytes(owner.limits().default_max_pending_bytes),
-      _timer([this] {
-        if (_state == state::reading_head)
-          refuse(408, "no complete request head before the handshake timeout",
-                 net::build_http_error_response(408));
-        else
-          close_now();
-      }),
+      _timer([this] { on_deadline(); }),
       _inactivity([this] { on_inactivity(); }) {
   _transport = owner.accepted_transport(ep, std::move(fd), *this);
   owner.adopt(*this);
   owner.reactor().arm_timer(_timer, owner.limits().handshake_timeout_ms);
   _transport->start();
+}
+
+http_connection::http_connection(worker& owner, std::unique_ptr<net::transport> t, const endpoint& ep,
+                                 const net::socket_address& peer, std::span<std::byte> early)
+    : connection(owner),
+      _transport(std::move(t)),
+      _endpoint(&ep),
+      _peer(peer),
+      _max_pending_bytes(owner.limits().default_max_pending_bytes),
+      _timer([this] { on_deadline(); }),
+      _inactivity([this] { on_inactivity(); }) {
+  _transport->set_handler(*this);
+  owner.adopt(*this);
+  owner.reactor().arm_timer(_timer, owner.limits().handshake_timeout_ms);
+  if (!early.empty()) on_transport_data(early);
+}
+
+void http_connection::on_deadline() {
+  if (_state == state::reading_head)
+    refuse(408, "no complete request head before the handshake timeout", net::build_http_error_response(408));
+  else
+    close_now();
 }
 
 void http_connection::on_transport_data(std::span<std::byte> bytes) {

@@ -29,6 +29,10 @@ struct proxy_plan;
 class http_connection final : public connection, public net::transport_handler {
  public:
   http_connection(worker& owner, core::unique_fd fd, const endpoint& ep);
+  // A client that arrived over a reverse link (DESIGN §5): t is ready (its TLS, if any, is the
+  // link's), peer is the address the second BIND reply named, early what followed that reply.
+  http_connection(worker& owner, std::unique_ptr<net::transport> t, const endpoint& ep, const net::socket_address& peer,
+                  std::span<std::byte> early);
 
   void begin_drain() override;
   void abort() override;
@@ -72,6 +76,7 @@ class http_connection final : public connection, public net::transport_handler {
   void free_later();
   void apply_backpressure();
   void on_inactivity();
+  void on_deadline();  // the handshake deadline, then the close/linger deadline
 
   std::unique_ptr<net::transport> _transport;
   state _state = state::reading_head;

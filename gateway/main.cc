@@ -16,6 +16,7 @@
 #include "core/reactor_group.h"
 #include "gateway/check_report.h"
 #include "gateway/cli.h"
+#include "gateway/backplane.h"
 #include "gateway/cluster_node.h"
 #include "gateway/local_member.h"
 #include "gateway/readiness.h"
@@ -110,6 +111,24 @@ int serve(std::shared_ptr<const config::gateway_config> config) {
   int status = 0;
   int sig = 0;
   std::unique_ptr<gateway::cluster_node> node;
+  std::unique_ptr<gateway::backplane> backplane;
+  if (failed.load() == 0 && !rt->backplanes.empty()) {
+    std::vector<gateway::worker*> all;
+    for (auto& w : workers) all.push_back(w.get());
+    backplane = std::make_unique<gateway::backplane>(all, readiness);
+    for (auto& w : workers) w->links().set_backplane(backplane.get());
+    std::atomic<int> done{0};
+    group->post(0, [b = backplane.get(), &done, &failed](core::reactor&) {
+      try {
+        b->start();
+      } catch (const std::exception& e) {
+        LOG_ERROR("%s", e.what());
+        failed.fetch_add(1);
+      }
+      done.store(1);
+    });
+    while (done.load() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
   if (failed.load() == 0) {
     std::vector<gateway::worker*> all;
     for (auto& w : workers) all.push_back(w.get());
@@ -141,10 +160,11 @@ int serve(std::shared_ptr<const config::gateway_config> config) {
       continue;
     }
     gateway::worker* w = workers[i].get();
-    group->post(i, [w, i, &readiness, &drained, n = node.get()](core::reactor&) {
+    group->post(i, [w, i, &readiness, &drained, n = node.get(), b = backplane.get()](core::reactor&) {
       auto drain = [w, &drained] { w->drain([&drained] { drained.fetch_add(1); }); };
       if (i == 0) {
         readiness.stop();
+        if (b) b->stop();
         // The cluster says goodbye before the listeners close.
         if (n) {
           n->stop(drain);
@@ -163,6 +183,7 @@ int serve(std::shared_ptr<const config::gateway_config> config) {
   }
   group->stop_and_join();
   node.reset();
+  backplane.reset();
   workers.clear();
   group.reset();
   LOG_INFO("stopped");

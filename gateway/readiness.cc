@@ -35,7 +35,7 @@ struct readiness_registry::monitor final : backend_connector::owner_handler {
     registry->_worker0->dispose(std::move(t));
     end_probe();
   }
-  void on_backend_failed(const std::string&) override {
+  void on_backend_failed(const std::string&, int) override {
     end_probe();
     if (state == health::unreachable) registry->arm_probe(*this);
   }
@@ -56,6 +56,10 @@ void readiness_registry::start(worker& w) {
     const proxy_plan* plan = w.rt().plan_of(s);
     if (!plan) continue;
     auto& m = _monitors[&s] = std::make_unique<monitor>(*this, s, *plan);
+    if (plan->reverse) {
+      LOG_INFO("service '%s': waiting for a reverse link for %s", s.name.c_str(), plan->logical_uri.c_str());
+      continue;  // ready once a link is parked (report_links)
+    }
     m->start_probe();
   }
 }
@@ -86,6 +90,10 @@ void readiness_registry::report(worker& from, const config::service_config& serv
   from.reactor().group()->post(0, [this, s = &service, ok, why](core::reactor&) { on_report(*s, ok, why); });
 }
 
+void readiness_registry::report_links(const config::service_config& service, bool ok, const std::string& why) {
+  on_report(service, ok, why);
+}
+
 void readiness_registry::on_report(const config::service_config& service, bool ok, const std::string& why) {
   auto it = _monitors.find(&service);
   if (it == _monitors.end()) return;
@@ -97,8 +105,14 @@ void readiness_registry::on_report(const config::service_config& service, bool o
     m.state = health::ready;
     m.backoff_ms = first_probe_delay_ms;
     _worker0->reactor().disarm_timer(m.timer);
-    LOG_INFO("service '%s': backend %s reachable", service.name.c_str(), why.c_str());
+    if (m.plan->reverse) LOG_INFO("service '%s': ready, %s", service.name.c_str(), why.c_str());
+    else LOG_INFO("service '%s': backend %s reachable", service.name.c_str(), why.c_str());
     return;
+  }
+  if (m.plan->reverse) {
+    m.state = health::unreachable;
+    LOG_WARN("service '%s': not ready, %s", service.name.c_str(), why.c_str());
+    return;  // never probed: links come from the internal gateway
   }
   if (m.state == health::unreachable) return;
   m.state = health::unreachable;

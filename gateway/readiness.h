@@ -35,6 +35,9 @@ class readiness_registry {
   // From any reactor's thread: the outcome of a connect to a service's backends; why is the
   // backend that answered (ok) or every backend's error (not ok).
   void report(worker& from, const config::service_config& service, bool ok, const std::string& why);
+  // Reactor 0 only: a reverse-mode proxy service (DESIGN §5) is ready while at least one link is
+  // parked for it; the backplane tells each change. Such services are never probed.
+  void report_links(const config::service_config& service, bool ok, const std::string& why);
   // Reactor 0 only: the current view (unknown counts as not ready).
   bool ready(const config::service_config& service) const;
 

@@ -1,6 +1,7 @@
 #include "gateway/runtime.h"
 
 #include <algorithm>
+#include <cctype>
 
 namespace postern::gateway {
 
@@ -32,9 +33,121 @@ bool same_tls(const config::tls_options& a, const config::tls_options& b) {
   return a.ciphers == b.ciphers && a.protocols == b.protocols && a.verify_client == b.verify_client;
 }
 
+const net::uri* socks_transport(const config::service_options& o) {
+  if (o.socks_mode != config::socks_mode::reverse) return nullptr;
+  const net::uri* t = o.http_transport ? &*o.http_transport : o.tcp_transport ? &*o.tcp_transport : nullptr;
+  if (!t || (t->scheme != net::uri_scheme::socks && t->scheme != net::uri_scheme::socks_ssl)) return nullptr;
+  return t;
+}
+
+// The verify-client of a backplane: socks.ssl.verify-client, else ssl.verify-client, else required
+// (a link from a gateway without a certificate of the truststore's CAs would receive clients).
+net::tls_settings::verify_kind backplane_verify(const config::service_options& o) {
+  if (o.socks_ssl.verify_client) return to_verify(o.socks_ssl.verify_client);
+  if (o.ssl.verify_client) return to_verify(o.ssl.verify_client);
+  return net::tls_settings::verify_kind::required;
+}
+
+const config::tls_options& backplane_tls_options(const config::service_options& o) {
+  return o.socks_ssl.ciphers || o.socks_ssl.protocols ? o.socks_ssl : o.ssl;
+}
+
+// Reverse connectivity (DESIGN §5): the DMZ's backplanes and the internal side's reverse accepts.
+void build_reverse(runtime& rt) {
+  const config::gateway_config& config = *rt.config;
+  const config::security_config& security = config.security;
+  for (const config::service_config& s : config.services) {
+    const std::string who = "service '" + s.name + "'";
+    // DMZ side: a proxy whose connect goes through a reverse socks transport.
+    if (const net::uri* t = socks_transport(s.connect_options); t && s.type == config::service_type::proxy) {
+      if (s.connects.size() != 1)
+        throw runtime_error(who + ": socks.mode reverse in connect-options takes exactly one <connect> (the logical "
+                                  "URI the internal gateway binds), not " + std::to_string(s.connects.size()));
+      auto address = net::resolve_address(t->host, t->port);
+      if (!address) throw runtime_error(who + ": transport " + t->to_string() + ": " + address.error());
+      for (const endpoint& ep : rt.endpoints)
+        if (ep.address == *address)
+          throw runtime_error(who + ": backplane " + t->to_string() + " is also the listen address of service '" +
+                              ep.routes.front().service->name + "'");
+      auto bp = std::ranges::find_if(rt.backplanes, [&](const backplane_plan& b) { return b.address == *address; });
+      if (bp == rt.backplanes.end()) {
+        backplane_plan plan;
+        plan.transport = *t;
+        plan.address = *address;
+        if (t->scheme == net::uri_scheme::socks_ssl) {
+          if (!security.keystore_file) throw runtime_error(who + ": backplane " + t->to_string() + " needs <security><keystore>");
+          net::tls_settings settings;
+          settings.side = net::tls_settings::side_kind::server;
+          settings.identity_file = *security.keystore_file;
+          settings.trust_file = security.truststore_file.value_or("");
+          settings.verify_client = backplane_verify(s.connect_options);
+          if (settings.verify_client != net::tls_settings::verify_kind::none && settings.trust_file.empty())
+            throw runtime_error(who + ": backplane " + t->to_string() +
+                                " checks the internal gateways' certificates and needs <security><truststore>");
+          const config::tls_options& o = backplane_tls_options(s.connect_options);
+          settings.ciphers = o.ciphers.value_or("");
+          settings.protocols = o.protocols.value_or("");
+          rt.client_tls.push_back(make_context(settings, "backplane " + t->to_string()));
+          plan.tls = rt.client_tls.back().get();
+        }
+        rt.backplanes.push_back(std::move(plan));
+        bp = rt.backplanes.end() - 1;
+      } else if (bp->transport.scheme != t->scheme) {
+        throw runtime_error(who + ": backplane " + t->to_string() + " is also used as " + bp->transport.to_string());
+      }
+      const std::string logical = s.connects.front().to_string();
+      if (std::ranges::find(bp->logical_uris, logical) == bp->logical_uris.end()) bp->logical_uris.push_back(logical);
+      bp->services.push_back(&s);
+      proxy_plan& plan = rt.proxies.at(&s);
+      plan.reverse = true;
+      plan.logical_uri = logical;
+      plan.socks_timeout_ms = ms(s.connect_options.socks_timeout, plan.socks_timeout_ms);
+    }
+    // Internal side: a service whose accepts are served over links it dials.
+    if (const net::uri* t = socks_transport(s.accept_options)) {
+      auto address = net::resolve_address(t->host, t->port);
+      if (!address) throw runtime_error(who + ": transport " + t->to_string() + ": " + address.error());
+      const net::tls_context* tls = nullptr;
+      if (t->scheme == net::uri_scheme::socks_ssl) {
+        if (!security.truststore_file)
+          throw runtime_error(who + ": transport " + t->to_string() +
+                              " needs <security><truststore> to verify the DMZ gateway's certificate");
+        net::tls_settings settings;
+        settings.side = net::tls_settings::side_kind::client;
+        settings.identity_file = security.keystore_file.value_or("");
+        settings.trust_file = *security.truststore_file;
+        const config::tls_options& o = backplane_tls_options(s.accept_options);
+        settings.ciphers = o.ciphers.value_or("");
+        settings.protocols = o.protocols.value_or("");
+        rt.client_tls.push_back(make_context(settings, who + " transport " + t->to_string()));
+        tls = rt.client_tls.back().get();
+      }
+      for (const net::uri& a : s.accepts) {
+        reverse_accept r;
+        r.service = &s;
+        r.logical_uri = a.to_string();
+        r.logical_port = a.port;
+        r.transport = *t;
+        r.dmz = *address;
+        r.tls = tls;
+        r.prepared = std::max(1u, s.prepared_connection_count.value_or(1));
+        r.retry_max_ms = ms(s.accept_options.socks_retry_maximum_interval, r.retry_max_ms);
+        r.ep.address = *address;
+        r.ep.kind = net::is_http_family(a.scheme) ? endpoint_kind::http : endpoint_kind::tcp;
+        std::string host = a.host;
+        for (char& c : host) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        r.ep.routes.push_back(route{host, a.port, net::is_http_family(a.scheme) ? a.path : std::string(), &s, &a});
+        rt.reverse_accepts.push_back(std::move(r));
+      }
+    }
+  }
+}
+
 }  // namespace
 
 const net::tls_context* runtime::server_tls_of(const endpoint& ep) const noexcept {
+  if (endpoints.empty() || &ep < endpoints.data() || &ep >= endpoints.data() + endpoints.size())
+    return nullptr;  // a reverse accept's endpoint: the link's TLS is the only TLS layer
   auto index = static_cast<std::size_t>(&ep - endpoints.data());
   auto it = server_tls.find(index);
   return it == server_tls.end() ? nullptr : it->second.get();
@@ -69,11 +182,20 @@ std::vector<std::string> unsupported_features(const config::gateway_config& conf
         out.push_back(who + ": type balancer without <cluster> needs a service here whose <balance> names one of its "
                             "accept URIs (it would have no member to send clients to)");
     }
-    if (!listens(s))
-      out.push_back(who + ": reverse connectivity (socks.mode reverse in accept-options) is not available in this build yet");
-    const auto& co = s.connect_options;
-    if (co.http_transport || co.tcp_transport || co.socks_mode)
-      out.push_back(who + ": connecting through a socks transport is not available in this build yet");
+    for (const auto* o : {&s.accept_options, &s.connect_options}) {
+      const std::string_view side = o == &s.accept_options ? "accept-options" : "connect-options";
+      const bool has_transport = o->http_transport || o->tcp_transport;
+      const net::uri* t = o->http_transport ? &*o->http_transport : o->tcp_transport ? &*o->tcp_transport : nullptr;
+      if (t && t->scheme != net::uri_scheme::socks && t->scheme != net::uri_scheme::socks_ssl)
+        out.push_back(who + ": " + std::string(side) + " transport " + t->to_string() +
+                      " is not available in this build (postern takes socks:// and socks+ssl:// transports)");
+      else if (has_transport && o->socks_mode != config::socks_mode::reverse)
+        out.push_back(who + ": " + std::string(side) + " socks.mode " +
+                      (o->socks_mode ? "forward" : "(unset, forward)") +
+                      " is not available in this build yet; use socks.mode reverse");
+      else if (!has_transport && o->socks_mode)
+        out.push_back(who + ": " + std::string(side) + " socks.mode needs http.transport or tcp.transport");
+    }
     if (s.type == config::service_type::proxy) {
       bool ws_accept = std::ranges::any_of(s.accepts, [](const net::uri& u) { return net::is_http_family(u.scheme); });
       bool stream_accept = std::ranges::any_of(s.accepts, [](const net::uri& u) { return !net::is_http_family(u.scheme); });
@@ -133,6 +255,10 @@ std::shared_ptr<const runtime> build_runtime(std::shared_ptr<const config::gatew
       backend_target t;
       t.uri = c;
       t.websocket = net::is_http_family(c.scheme);
+      if (socks_transport(co)) {  // reached over a parked reverse link: nothing to resolve or dial
+        plan.backends.push_back(std::move(t));
+        continue;
+      }
       auto address = net::resolve_address(c.host, c.port);
       if (!address) throw runtime_error("service '" + s.name + "': connect " + c.to_string() + ": " + address.error());
       t.address = *address;
@@ -156,6 +282,7 @@ std::shared_ptr<const runtime> build_runtime(std::shared_ptr<const config::gatew
     }
     rt->proxies.emplace(&s, std::move(plan));
   }
+  build_reverse(*rt);
   return rt;
 }
 

@@ -8,6 +8,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "config/gateway_config.h"
@@ -40,6 +41,34 @@ struct proxy_plan {
   std::uint64_t backend_inactivity_ms = 0;   // connect-options ws.inactivity.timeout
   std::uint64_t max_message_bytes = 1024 * 1024;
   std::uint64_t recovery_interval_ms = 30'000;  // maximum.recovery.interval: probe backoff cap
+  // Reverse mode (connect-options socks.mode reverse, DESIGN §5): the one backend is reached over
+  // a link that an internal gateway parked at a backplane under logical_uri; nothing is dialed.
+  bool reverse = false;
+  std::string logical_uri;                 // net::uri::to_string() of the connect
+  std::uint64_t socks_timeout_ms = 10'000; // how long a client waits for a parked link
+};
+
+// DMZ side of reverse connectivity: an address where internal gateways dial in and park links.
+struct backplane_plan {
+  net::uri transport;                      // socks://host:port or socks+ssl://host:port
+  net::socket_address address;             // where to listen
+  const net::tls_context* tls = nullptr;   // socks+ssl: server context (client certificates checked)
+  std::vector<std::string> logical_uris;   // links are accepted for these URIs only
+  std::vector<const config::service_config*> services;  // the proxy services that use them
+};
+
+// Internal side: one logical accept of a service with accept-options socks.mode reverse, served
+// over links this gateway dials to the DMZ and keeps parked there.
+struct reverse_accept {
+  const config::service_config* service = nullptr;
+  std::string logical_uri;                 // what the BIND request names
+  std::uint16_t logical_port = 0;
+  net::uri transport;                      // socks://host:port or socks+ssl://host:port
+  net::socket_address dmz;                 // where to dial
+  const net::tls_context* tls = nullptr;   // socks+ssl: client context with this gateway's certificate
+  unsigned prepared = 1;                   // idle links to keep (prepared.connection.count, at least 1)
+  std::uint64_t retry_max_ms = 30'000;     // socks.retry.maximum.interval
+  endpoint ep;                             // how a claimed link is served: kind http or tcp, one route
 };
 
 struct runtime {
@@ -50,13 +79,15 @@ struct runtime {
   std::map<std::size_t, std::unique_ptr<net::tls_context>> server_tls;
   std::vector<std::unique_ptr<net::tls_context>> client_tls;
   std::map<const config::service_config*, proxy_plan> proxies;
+  std::vector<backplane_plan> backplanes;
+  std::vector<reverse_accept> reverse_accepts;
 
   const net::tls_context* server_tls_of(const endpoint& ep) const noexcept;
   const proxy_plan* plan_of(const config::service_config& service) const noexcept;
 };
 
-// Features the config uses that this build cannot serve yet, one sentence each (the cluster,
-// the balancer and management services, reverse connectivity). Empty when it can run.
+// Features the config uses that this build cannot serve yet, one sentence each (the management
+// service, socks.mode forward, non-socks transports). Empty when it can run.
 std::vector<std::string> unsupported_features(const config::gateway_config& config);
 
 std::shared_ptr<const runtime> build_runtime(std::shared_ptr<const config::gateway_config> config);

@@ -14,6 +14,17 @@ tcp_echo_connection::tcp_echo_connection(worker& owner, core::unique_fd fd, cons
   _transport->start();
 }
 
+tcp_echo_connection::tcp_echo_connection(worker& owner, std::unique_ptr<net::transport> t, const route& r,
+                                         std::span<std::byte> early)
+    : connection(owner),
+      _transport(std::move(t)),
+      _max_pending_bytes(r.service->maximum_pending_bytes.value_or(owner.limits().default_max_pending_bytes)) {
+  _transport->set_handler(*this);
+  owner.adopt(*this);
+  count_as_load();
+  if (!early.empty()) on_transport_data(early);
+}
+
 void tcp_echo_connection::on_transport_data(std::span<std::byte> bytes) {
   if (_state != state::open) return;
   _transport->write(std::span<const std::byte>(bytes));

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 
 #include "core/reactor.h"
 #include "gateway/connection.h"
@@ -17,6 +18,9 @@ namespace postern::gateway {
 class tcp_echo_connection final : public connection, public net::transport_handler {
  public:
   tcp_echo_connection(worker& owner, core::unique_fd fd, const endpoint& ep, const route& r);
+  // A client that arrived over a reverse link (DESIGN §5): t is ready; early is what followed
+  // the link's last SOCKS reply.
+  tcp_echo_connection(worker& owner, std::unique_ptr<net::transport> t, const route& r, std::span<std::byte> early);
 
   void begin_drain() override;
   void abort() override;

@@ -16,7 +16,24 @@ tcp_proxy::tcp_proxy(worker& owner, core::unique_fd fd, const endpoint& ep, cons
   owner.adopt(*this);
   count_as_load();
   _client.transport->start();
-  _connector = std::make_unique<backend_connector>(owner, *r.service, *_plan, *this);
+  _connector = std::make_unique<backend_connector>(owner, *r.service, *_plan, *this, &_peer);
+  _connector->start();
+}
+
+tcp_proxy::tcp_proxy(worker& owner, std::unique_ptr<net::transport> client, const route& r,
+                     const net::socket_address& peer, std::span<std::byte> early)
+    : connection(owner),
+      _client(*this, true),
+      _backend(*this, false),
+      _route(&r),
+      _plan(owner.rt().plan_of(*r.service)),
+      _peer(peer) {
+  _client.transport = std::move(client);
+  _client.transport->set_handler(_client);
+  owner.adopt(*this);
+  count_as_load();
+  _held.assign(reinterpret_cast<const char*>(early.data()), early.size());
+  _connector = std::make_unique<backend_connector>(owner, *r.service, *_plan, *this, &_peer);
   _connector->start();
 }
 
@@ -39,7 +56,7 @@ void tcp_proxy::on_backend_ready(std::unique_ptr<net::transport> t, const backen
   if (_client.eof) _backend.transport->shutdown_write();
 }
 
-void tcp_proxy::on_backend_failed(const std::string& why) {
+void tcp_proxy::on_backend_failed(const std::string& why, int) {
   owner().reactor().defer([c = std::shared_ptr<backend_connector>(std::move(_connector))] {});
   if (_state != state::connecting) return;
   LOG_WARN("%s service '%s': backend unavailable: %s", _peer.to_string().c_str(), _route->service->name.c_str(),

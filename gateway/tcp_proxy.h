@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 
 #include "core/reactor.h"
@@ -23,12 +24,16 @@ namespace postern::gateway {
 class tcp_proxy final : public connection, public backend_connector::owner_handler {
  public:
   tcp_proxy(worker& owner, core::unique_fd fd, const endpoint& ep, const route& r);
+  // A client that arrived over a reverse link (DESIGN §5): client is ready, peer is the address
+  // the second BIND reply named, early what followed that reply.
+  tcp_proxy(worker& owner, std::unique_ptr<net::transport> client, const route& r, const net::socket_address& peer,
+            std::span<std::byte> early);
 
   void begin_drain() override;
   void abort() override;
 
   void on_backend_ready(std::unique_ptr<net::transport> t, const backend_target& target) override;
-  void on_backend_failed(const std::string& why) override;
+  void on_backend_failed(const std::string& why, int http_status) override;
 
   enum class state : std::uint8_t {
     connecting,  // dialing the backend; client bytes are held in _held

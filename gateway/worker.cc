@@ -6,7 +6,10 @@
 
 #include "core/log.h"
 #include "core/reactor_group.h"
+#include "gateway/acceptor.h"
+#include "gateway/backplane.h"
 #include "gateway/local_member.h"
+#include "gateway/reverse_link.h"
 #include "gateway/http_connection.h"
 #include "gateway/tcp_echo_connection.h"
 #include "gateway/tcp_proxy.h"
@@ -14,50 +17,6 @@
 #include "net/tls_transport.h"
 
 namespace postern::gateway {
-
-// One listening socket of this worker's reactor for one endpoint.
-class worker::accept_handler final : public core::listener_handler {
- public:
-  accept_handler(worker& owner, const endpoint& ep, core::unique_fd fd)
-      : _worker(&owner), _endpoint(&ep), _listener(owner.reactor(), std::move(fd), *this) {}
-
-  void start() { _listener.start(); }
-  void close() {
-    if (!_closed) {
-      _closed = true;
-      _listener.close();
-    }
-  }
-
-  void on_accept(core::unique_fd fd) override {
-    if (_worker->_draining) return;  // fd closes here: the gateway is stopping
-    switch (_endpoint->kind) {
-      case endpoint_kind::http:
-      case endpoint_kind::https:
-        new http_connection(*_worker, std::move(fd), *_endpoint);
-        return;
-      case endpoint_kind::tcp:
-      case endpoint_kind::tls: {
-        const route& r = _endpoint->routes.front();
-        if (r.service->type == config::service_type::proxy)
-          new tcp_proxy(*_worker, std::move(fd), *_endpoint, r);
-        else
-          new tcp_echo_connection(*_worker, std::move(fd), *_endpoint, r);
-        return;
-      }
-    }
-  }
-
-  void on_accept_error(int error) override {
-    LOG_WARN("accept on %s failed: %s", _endpoint->address.to_string().c_str(), std::strerror(error));
-  }
-
- private:
-  worker* _worker;
-  const endpoint* _endpoint;
-  core::listener _listener;
-  bool _closed = false;
-};
 
 // Holds a transport nobody wants any more until it has closed.
 class worker::grave final : public net::transport_handler {
@@ -122,7 +81,8 @@ worker::worker(core::reactor& reactor, std::shared_ptr<const runtime> rt, readin
             g->post(0, [sink = _load_sink, id, n](core::reactor&) { sink(id, n); });
         }
         _reactor->arm_timer(_load_timer, _load_interval_ms);
-      }) {}
+      }),
+      _links(std::make_unique<link_pool>(*this)) {}
 
 void worker::report_load(std::function<void(unsigned, std::size_t)> sink, std::uint64_t interval_ms) {
   _load_sink = std::move(sink);
@@ -138,8 +98,38 @@ void worker::start() {
     if (!fd)
       throw std::runtime_error("cannot listen on " + ep.address.to_string() + " (for " +
                                ep.routes.front().accept->to_string() + "): " + std::strerror(fd.error()));
-    auto& handler = _listeners.emplace_back(std::make_unique<accept_handler>(*this, ep, std::move(*fd)));
-    handler->start();
+    auto& a = _listeners.emplace_back(std::make_unique<acceptor>(
+        *_reactor, std::move(*fd), ep.address.to_string(), [this, &ep](core::unique_fd s) { on_accept(ep, std::move(s)); }));
+    a->start();
+  }
+  // Internal side of reverse connectivity: this reactor's share of each accept's prepared links.
+  const core::reactor_group* group = _reactor->group();
+  const unsigned reactors = group ? group->size() : 1;
+  const unsigned id = _reactor->id();
+  for (const reverse_accept& r : _runtime->reverse_accepts) {
+    const unsigned share = r.prepared / reactors + (id < r.prepared % reactors ? 1 : 0);
+    if (share == 0) continue;
+    _dialers.push_back(std::make_unique<reverse_dialer>(*this, r, share));
+    _dialers.back()->start();
+  }
+}
+
+void worker::on_accept(const endpoint& ep, core::unique_fd fd) {
+  if (_draining) return;  // fd closes here: the gateway is stopping
+  switch (ep.kind) {
+    case endpoint_kind::http:
+    case endpoint_kind::https:
+      new http_connection(*this, std::move(fd), ep);
+      return;
+    case endpoint_kind::tcp:
+    case endpoint_kind::tls: {
+      const route& r = ep.routes.front();
+      if (r.service->type == config::service_type::proxy)
+        new tcp_proxy(*this, std::move(fd), ep, r);
+      else
+        new tcp_echo_connection(*this, std::move(fd), ep, r);
+      return;
+    }
   }
 }
 
@@ -161,6 +151,8 @@ void worker::drain(std::function<void()> on_drained) {
   _on_drained = std::move(on_drained);
   _reactor->disarm_timer(_load_timer);
   for (auto& l : _listeners) l->close();
+  for (auto& d : _dialers) d->stop();
+  _links->close_all();
   // begin_drain may end a connection, which unlinks it at once: keep the next one first.
   for (connection* c = _connections; c;) {
     connection* next = c->_next;

@@ -19,7 +19,10 @@
 
 namespace postern::gateway {
 
+class acceptor;
 class readiness_registry;
+class link_pool;
+class reverse_dialer;
 struct balancing_plan;
 
 // Limits every connection of a worker obeys (DESIGN §8).
@@ -70,6 +73,9 @@ class worker {
   // without a group). Stops at drain. The sink must outlive the worker's reactor loop.
   void report_load(std::function<void(unsigned, std::size_t)> sink, std::uint64_t interval_ms);
 
+  // The reverse links parked on this reactor (DMZ side, DESIGN §5).
+  link_pool& links() noexcept { return *_links; }
+
   void adopt(connection& c) noexcept;
   void count_as_load(connection& c) noexcept;
   void forget(connection& c) noexcept;
@@ -83,8 +89,8 @@ class worker {
                                                      net::transport_handler& handler);
 
  private:
-  class accept_handler;
   class grave;
+  void on_accept(const endpoint& ep, core::unique_fd fd);
 
   void check_drained();
 
@@ -92,7 +98,7 @@ class worker {
   std::shared_ptr<const runtime> _runtime;
   readiness_registry* _readiness;
   gateway_limits _limits;
-  std::vector<std::unique_ptr<accept_handler>> _listeners;
+  std::vector<std::unique_ptr<acceptor>> _listeners;
   connection* _connections = nullptr;
   std::size_t _connection_count = 0;
   std::size_t _load_count = 0;
@@ -106,6 +112,8 @@ class worker {
   std::uint64_t _load_interval_ms = 0;
   std::size_t _load_sent = static_cast<std::size_t>(-1);
   core::timer _load_timer;
+  std::unique_ptr<link_pool> _links;
+  std::vector<std::unique_ptr<reverse_dialer>> _dialers;  // internal side: links this reactor keeps
 };
 
 }  // namespace postern::gateway

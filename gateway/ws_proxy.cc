@@ -36,7 +36,7 @@ ws_proxy::ws_proxy(worker& owner, std::unique_ptr<net::transport> client, const 
   _client.transport->set_handler(_client);
   owner.adopt(*this);
   if (!_owned_plan) count_as_load();  // a splice to another member is that member's load
-  _connector = std::make_unique<backend_connector>(owner, *r.service, *_plan, *this);
+  _connector = std::make_unique<backend_connector>(owner, *r.service, *_plan, *this, &_peer);
   _connector->start();
 }
 
@@ -69,12 +69,14 @@ void ws_proxy::on_backend_ready(std::unique_ptr<net::transport> t, const backend
   _backend.transport->start();
 }
 
-void ws_proxy::on_backend_failed(const std::string& why) {
+void ws_proxy::on_backend_failed(const std::string& why, int http_status) {
   owner().reactor().defer([c = std::shared_ptr<backend_connector>(std::move(_connector))] {});
   if (_state != state::connecting) return;
   LOG_WARN("%s service '%s': backend unavailable: %s", _peer.to_string().c_str(), _route->service->name.c_str(),
            why.c_str());
-  _client.transport->write(net::build_http_error_response(502, "backend unavailable"));
+  _client.transport->write(http_status == 503
+                               ? net::build_http_error_response(503, "service unavailable", "Retry-After: 1\r\n")
+                               : net::build_http_error_response(502, "backend unavailable"));
   _state = state::refused;
   finish(true);
 }
@@ -350,7 +352,7 @@ void ws_proxy::on_backend_error(std::string_view what) {
   if (_state == state::backend_handshake) {
     owner().dispose(std::move(_backend.transport));
     _state = state::connecting;
-    on_backend_failed(why);
+    on_backend_failed(why, 502);
     return;
   }
   if (_state != state::open && _state != state::closing) return;

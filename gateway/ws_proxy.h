@@ -49,7 +49,7 @@ class ws_proxy final : public connection, public backend_connector::owner_handle
   void abort() override;
 
   void on_backend_ready(std::unique_ptr<net::transport> t, const backend_target& target) override;
-  void on_backend_failed(const std::string& why) override;
+  void on_backend_failed(const std::string& why, int http_status) override;
 
   enum class state : std::uint8_t {
     connecting,         // dialing the backend; client bytes are held

@@ -1,0 +1,68 @@
+// reverse_link: the internal side of reverse connectivity (DESIGN §5). The internal gateway
+// opens no listening socket for a service with accept-options socks.mode reverse: it dials the
+// DMZ's backplane and keeps links parked there, each one waiting for a client.
+//
+// A link: TCP connect to the backplane (TLS with this gateway's certificate for socks+ssl://,
+// the DMZ's certificate verified against the truststore and the transport's host name) →
+// SOCKS5 greeting and BIND for the logical URI (the service's accept) → method choice and first
+// reply: parked → second reply carrying the client's address: claimed. The claimed transport
+// becomes a connection of the service exactly like an accepted socket (http_connection for
+// ws/wss accepts, tcp_proxy or tcp echo for tcp/ssl accepts), with the client's address as its
+// peer and the bytes that followed the reply as its first input; a replacement is dialed at once.
+//
+// reverse_dialer keeps `share` links of one reverse accept on one reactor. A dial that fails
+// (refused, TLS, SOCKS refusal, closed before the second reply) is retried after a backoff from
+// 500 ms doubling up to socks.retry.maximum.interval; a link that parked resets the backoff. A
+// parked link that the DMZ closes is replaced at once. Changes are logged once, not per retry.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/reactor.h"
+#include "gateway/runtime.h"
+
+namespace postern::gateway {
+
+class worker;
+
+class reverse_dialer {
+ public:
+  reverse_dialer(worker& w, const reverse_accept& plan, unsigned share);
+  ~reverse_dialer();
+  reverse_dialer(const reverse_dialer&) = delete;
+  reverse_dialer& operator=(const reverse_dialer&) = delete;
+
+  void start();
+  // Stops dialing and closes every link not yet claimed (the gateway is stopping).
+  void stop();
+
+  unsigned parked() const noexcept { return _parked; }
+
+ private:
+  class link;
+  friend class link;
+
+  void dial();
+  void on_parked(link& l);
+  void on_claimed(link& l);
+  void on_failed(link& l, const std::string& why, bool was_parked);
+  void forget(link& l);
+  void schedule_redial();
+
+  worker* _worker;
+  const reverse_accept* _plan;
+  unsigned _share;
+  std::vector<std::unique_ptr<link>> _links;
+  unsigned _parked = 0;
+  std::uint64_t _backoff_ms;
+  bool _retry_armed = false;
+  bool _failing = false;   // the last dial failed: the failure was logged, the next success is too
+  bool _stopped = false;
+  bool _ever_parked = false;
+  core::timer _retry;
+};
+
+}  // namespace postern::gateway
