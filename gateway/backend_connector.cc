@@ -2,10 +2,13 @@
 
 #include "gateway/readiness.h"
 #include "gateway/worker.h"
+#include "net/socks5.h"
 #include "net/tcp_transport.h"
 #include "net/tls_transport.h"
 
 namespace postern::gateway {
+
+namespace socks5 = net::socks5;
 
 backend_connector::backend_connector(worker& w, const config::service_config& service, const proxy_plan& plan,
                                      owner_handler& owner, const net::socket_address* client)
@@ -72,7 +75,7 @@ void backend_connector::attempt() {
   }
   const backend_target& t = _plan->backends[_next];
   if (t.tls)
-    _transport = net::make_tls_transport(_worker->reactor(), {}, *t.tls, t.uri.host, *this,
+    _transport = net::make_tls_transport(_worker->reactor(), {}, *t.tls, t.tls_name.empty() ? t.uri.host : t.tls_name, *this,
                                          _worker->limits().handshake_timeout_ms);
   else
     _transport = net::make_tcp_transport(_worker->reactor(), {}, *this);
@@ -81,10 +84,46 @@ void backend_connector::attempt() {
 }
 
 void backend_connector::on_transport_ready() {
+  const backend_target& t = _plan->backends[_next];
+  if (t.socks_connect) {  // forward mode: CONNECT to the logical URI first
+    std::string out;
+    socks5::encode_greeting(out);
+    socks5::encode_request(out, socks5::command::connect, socks5::address::from_domain(t.uri.to_string(), t.uri.port));
+    _transport->write(out);
+    _socks_in.clear();
+    _socks_state = socks_state::method;
+    return;
+  }
+  hand_over();
+}
+
+void backend_connector::hand_over() {
   _worker->reactor().disarm_timer(_timer);
   const backend_target& t = _plan->backends[_next];
   _worker->readiness().report(*_worker, *_service, true, t.uri.to_string());
   _owner->on_backend_ready(std::move(_transport), t);  // may destroy this
+}
+
+void backend_connector::on_transport_data(std::span<std::byte> bytes) {
+  if (_socks_state == socks_state::none) return;
+  _socks_in.append(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+  auto in = [this] { return std::as_bytes(std::span(_socks_in.data(), _socks_in.size())); };
+  if (_socks_state == socks_state::method) {
+    auto m = socks5::parse_method_choice(in());
+    if (m.what == socks5::status::need_more) return;
+    if (m.what == socks5::status::error) return fail_attempt("bad SOCKS5 method choice: " + m.error);
+    if (!m.value) return fail_attempt("the internal gateway accepts no SOCKS5 method postern offers");
+    _socks_in.erase(0, m.consumed);
+    _socks_state = socks_state::reply;
+  }
+  auto r = socks5::parse_reply(in());
+  if (r.what == socks5::status::need_more) return;
+  if (r.what == socks5::status::error) return fail_attempt("bad SOCKS5 reply: " + r.error);
+  if (r.value.code != socks5::reply_code::succeeded)
+    return fail_attempt("the internal gateway refused the CONNECT: " + std::string(socks5::to_string(r.value.code)));
+  if (r.consumed != _socks_in.size()) return fail_attempt("bytes after the SOCKS5 reply");
+  _socks_state = socks_state::none;
+  hand_over();
 }
 
 void backend_connector::on_transport_eof() { fail_attempt("closed by the backend during the handshake"); }
@@ -102,6 +141,7 @@ void backend_connector::fail_attempt(std::string_view what) {
   if (!_errors.empty()) _errors += "; ";
   _errors += t.uri.to_string() + ": " + std::string(what);
   _worker->dispose(std::move(_transport));
+  _socks_state = socks_state::none;
   ++_next;
   attempt();
 }

@@ -1,7 +1,8 @@
 // backend_connector: dials a proxy service's backends in the order of its <connect> elements,
 // each within the connect timeout, and hands the first transport that is ready (TCP connected
 // and, for ssl:// and wss://, the TLS handshake done with the backend's certificate verified
-// against the truststore and the URI's host name) to its owner. Reports every outcome to the
+// against the truststore and the URI's host name; in socks.mode forward, the transport's TLS and
+// a SOCKS5 CONNECT naming the URI, answered with success) to its owner. Reports every outcome to the
 // readiness registry.
 //
 // In reverse mode (DESIGN §5: connect-options socks.mode reverse) it dials nothing: it claims a
@@ -49,7 +50,7 @@ class backend_connector final : public net::transport_handler, private link_pool
   void start();
 
   void on_transport_ready() override;
-  void on_transport_data(std::span<std::byte>) override {}
+  void on_transport_data(std::span<std::byte> bytes) override;  // the SOCKS5 CONNECT's replies (forward mode)
   void on_transport_eof() override;
   void on_transport_error(int error, std::string_view what) override;
   void on_transport_closed() override {}
@@ -58,6 +59,7 @@ class backend_connector final : public net::transport_handler, private link_pool
   void attempt();
   void fail_attempt(std::string_view what);
   void claim_link();
+  void hand_over();
   void on_link(std::unique_ptr<net::transport> link) override;
 
   worker* _worker;
@@ -68,6 +70,9 @@ class backend_connector final : public net::transport_handler, private link_pool
   std::unique_ptr<net::transport> _transport;
   std::string _errors;
   net::socket_address _client;
+  enum class socks_state : std::uint8_t { none, method, reply };
+  socks_state _socks_state = socks_state::none;  // forward mode: where the CONNECT stands
+  std::string _socks_in;
   bool _waiting_for_link = false;
   core::timer _timer;
 };

@@ -37,7 +37,7 @@ void set_link_keepalive(int fd) noexcept {
 
 class link_pool::link final : public net::transport_handler {
  public:
-  enum class state : std::uint8_t { handshaking, greeting, request, parked, claimed, gone };
+  enum class state : std::uint8_t { handshaking, greeting, parked, claimed, gone };
 
   link(link_pool& pool, core::unique_fd fd, const backplane_plan& bp)
       : _pool(&pool), _plan(&bp), _peer(net::peer_address_of(fd.get())), _timer([this] {
@@ -69,6 +69,18 @@ class link_pool::link final : public net::transport_handler {
     return std::move(_transport);
   }
 
+  // Ends a parked link politely so that the internal gateway dials a replacement at once, which
+  // reactor 0 hands to a reactor where a client waits (reply 6, "TTL expired": retired).
+  void retire() {
+    std::string reply;
+    socks5::encode_reply(reply, socks5::reply_code::ttl_expired,
+                         socks5::address::from_sockaddr(_plan->address.get()));
+    _transport->write(reply);
+    _state = state::gone;
+    _pool->_worker->dispose(std::move(_transport), true);
+    _pool->on_gone(*this);
+  }
+
   void close_now() {
     if (_state == state::gone) return;
     _state = state::gone;
@@ -86,36 +98,24 @@ class link_pool::link final : public net::transport_handler {
       fail("sent " + std::to_string(bytes.size()) + " byte(s) while parked (only the DMZ speaks before a client)");
       return;
     }
-    if (_state != state::greeting && _state != state::request) return;
+    if (_state != state::greeting) return;
     _in.append(reinterpret_cast<const char*>(bytes.data()), bytes.size());
-    if (_in.size() > socks5::max_request_bytes + 257) {
-      fail("SOCKS5 handshake too long");
-      return;
-    }
-    if (_state == state::greeting) {
-      auto g = socks5::parse_greeting(std::as_bytes(std::span(_in.data(), _in.size())));
-      if (g.what == socks5::status::need_more) return;
-      if (g.what == socks5::status::error) return fail("bad SOCKS5 greeting: " + g.error);
-      std::string out;
-      socks5::encode_method_choice(out, g.value.no_auth_offered);
-      _transport->write(out);
-      _in.erase(0, g.consumed);
-      if (!g.value.no_auth_offered) return refuse_after_write("SOCKS5 greeting offers no acceptable method");
-      _state = state::request;
-    }
-    auto r = socks5::parse_request(std::as_bytes(std::span(_in.data(), _in.size())));
-    if (r.what == socks5::status::need_more) return;
-    if (r.what == socks5::status::error) return fail("bad SOCKS5 request: " + r.error);
-    if (r.consumed != _in.size()) return fail("bytes after the SOCKS5 BIND request");
-    const socks5::address bound = socks5::address::from_sockaddr(_plan->address.get());
     std::string out;
-    if (r.value.cmd != socks5::command::bind) {
+    const auto step = _handshake.feed(_in, out);
+    if (!out.empty()) _transport->write(out);
+    out.clear();
+    if (step == socks5::server_handshake::step::need_more) return;
+    if (step == socks5::server_handshake::step::error) return refuse_after_write(_handshake.error());
+    if (!_in.empty()) return fail("bytes after the SOCKS5 BIND request");
+    const socks5::request& r = _handshake.received();
+    const socks5::address bound = socks5::address::from_sockaddr(_plan->address.get());
+    if (r.cmd != socks5::command::bind) {
       socks5::encode_reply(out, socks5::reply_code::command_not_supported, bound);
       _transport->write(out);
-      return refuse_after_write("SOCKS5 " + std::string(socks5::to_string(r.value.cmd)) +
+      return refuse_after_write("SOCKS5 " + std::string(socks5::to_string(r.cmd)) +
                                 " request (a backplane takes BIND only)");
     }
-    const socks5::address& target = r.value.target;
+    const socks5::address& target = r.target;
     const bool known = target.type == socks5::address::kind::domain &&
                        std::ranges::find(_plan->logical_uris, target.domain) != _plan->logical_uris.end();
     if (!known) {
@@ -165,6 +165,7 @@ class link_pool::link final : public net::transport_handler {
   std::unique_ptr<net::transport> _transport;
   state _state = state::handshaking;
   std::string _in;
+  socks5::server_handshake _handshake;
   std::string _uri;
   bool _settled = false;
   core::timer _timer;
@@ -255,6 +256,16 @@ void link_pool::on_gone(link& l) {
   }
 }
 
+void link_pool::retire_one(std::string_view uri) {
+  if (std::ranges::any_of(_waiting, [&](const waiting& w) { return w.uri == uri; })) return;  // ours now
+  auto it = _parked.find(uri);
+  if (it == _parked.end() || it->second.empty()) return;
+  link* l = it->second.front();
+  LOG_DEBUG("backplane: link from %s for %s retired so that a waiting client's reactor gets one",
+            l->peer().to_string().c_str(), l->uri().c_str());
+  l->retire();
+}
+
 void link_pool::close_all() {
   _closed = true;
   std::vector<link*> all;
@@ -333,6 +344,19 @@ void backplane::on_counts(unsigned reactor, const std::string& uri, int delta_pa
   for (long c : it->second) before += c;
   it->second[reactor] += delta_parked;
   for (long c : it->second) after += c;
+  // A client waits on a reactor without a link while another reactor has one parked: that one
+  // is retired, and its replacement comes to the waiting reactor (hand_off counts waiters).
+  if (delta_waiting > 0 && it->second[reactor] == 0) {
+    auto most = std::ranges::max_element(it->second);
+    const auto holder = static_cast<unsigned>(most - it->second.begin());
+    if (*most > 0) {
+      worker* w = _workers[holder];
+      if (holder == 0 || !w->reactor().group())
+        w->links().retire_one(uri);
+      else
+        w->reactor().group()->post(holder, [w, uri](core::reactor&) { w->links().retire_one(uri); });
+    }
+  }
   if ((before > 0) == (after > 0)) return;
   for (const backplane_plan& bp : _workers[0]->rt().backplanes)
     for (const config::service_config* s : bp.services) {

@@ -14,7 +14,10 @@
 // certificate checked as verify-client says), then the SOCKS5 greeting and a BIND request whose
 // DOMAINNAME is a logical URI this gateway serves → method choice and the first BIND reply
 // (bound address = the backplane) → parked. Within the handshake timeout or it is closed. A
-// parked link that sends a byte, closes or fails is dropped. claim() sends the second BIND reply
+// parked link that sends a byte, closes or fails is dropped. A client waiting on a reactor
+// without a link while another reactor has one makes that link retire: a reply with code 6
+// (TTL expired) tells the internal gateway to dial a replacement at once, and reactor 0 hands
+// the new socket to the waiting client's reactor. claim() sends the second BIND reply
 // with the client's address and gives the link's transport to the caller: from then on it
 // carries that client's stream. TCP keep-alives on every link notice a silently dead peer.
 #pragma once
@@ -74,6 +77,10 @@ class link_pool {
   void cancel(waiter& w) noexcept;
 
   std::size_t parked(std::string_view uri) const noexcept;
+  // Reactor 0 asks: a client waits for uri on a reactor without a link. Retires this reactor's
+  // oldest link for uri (SOCKS reply 6) unless a client here waits for it too; the internal
+  // gateway's replacement goes to the reactor with the waiting client.
+  void retire_one(std::string_view uri);
   // Closes every link (the gateway is stopping); waiting clients stay to their owners.
   void close_all();
 

@@ -19,7 +19,8 @@ std::vector<std::string> effective_service_lines(const config::gateway_config& c
         where = host + ":" + std::to_string(b.port);
       } else {
         const auto& o = s.accept_options;
-        where = "reverse via " + (o.http_transport ? o.http_transport : o.tcp_transport)->to_string();
+        const std::string t = (o.http_transport ? o.http_transport : o.tcp_transport)->to_string();
+        where = o.socks_mode == config::socks_mode::reverse ? "reverse via " + t : "forward links at " + t;
       }
       lines.push_back(s.name + ": " + a.to_string() + " -> " + where + " -> " +
                       std::string(config::to_string(s.type)) + " -> " + connects);

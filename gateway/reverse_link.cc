@@ -30,14 +30,14 @@ class reverse_dialer::link final : public net::transport_handler {
 
   void start() {
     worker& w = *_dialer->_worker;
-    const reverse_accept& p = *_dialer->_plan;
+    const socks_accept& p = *_dialer->_plan;
     if (p.tls)
       _transport = net::make_tls_transport(w.reactor(), {}, *p.tls, p.transport.host, *this,
                                            w.limits().handshake_timeout_ms);
     else
       _transport = net::make_tcp_transport(w.reactor(), {}, *this);
     w.reactor().arm_timer(_timer, w.limits().handshake_timeout_ms + connect_allowance_ms);
-    _transport->connect(p.dmz);
+    _transport->connect(p.link_address);
   }
 
   void close_now() {
@@ -49,7 +49,7 @@ class reverse_dialer::link final : public net::transport_handler {
 
   void on_transport_ready() override {
     set_link_keepalive(_transport->fd());
-    const reverse_accept& p = *_dialer->_plan;
+    const socks_accept& p = *_dialer->_plan;
     std::string out;
     socks5::encode_greeting(out);
     socks5::encode_request(out, socks5::command::bind, socks5::address::from_domain(p.logical_uri, p.logical_port));
@@ -79,6 +79,10 @@ class reverse_dialer::link final : public net::transport_handler {
     }
     if (_state == state::parked) {
       auto r = socks5::parse_reply(as_bytes());
+      if (r.what == socks5::status::done && r.value.code == socks5::reply_code::ttl_expired) {
+        retire();  // the DMZ wants this link on another of its reactors: replace it at once
+        return;
+      }
       if (reply_ok(r, "the DMZ ended the parked link")) serve(r.value.bound, r.consumed);
     }
   }
@@ -116,10 +120,15 @@ class reverse_dialer::link final : public net::transport_handler {
     _dialer->on_failed(*this, std::string(why), was_parked);  // frees this later
   }
 
+  void retire() {
+    close_now();
+    _dialer->on_retired(*this);  // frees this later
+  }
+
   // The second reply came: this link now carries a client's stream.
   void serve(const socks5::address& client, std::size_t reply_bytes) {
     worker& w = *_dialer->_worker;
-    const reverse_accept& p = *_dialer->_plan;
+    const socks_accept& p = *_dialer->_plan;
     net::socket_address peer;
     if (!client.to_sockaddr(peer.storage, peer.length)) peer = {};
     std::string rest = _in.substr(reply_bytes);
@@ -127,13 +136,7 @@ class reverse_dialer::link final : public net::transport_handler {
     _state = state::done;
     std::unique_ptr<net::transport> t = std::move(_transport);
     LOG_DEBUG("reverse link for %s claimed by client %s", p.logical_uri.c_str(), client.to_string().c_str());
-    const route& r = p.ep.routes.front();
-    if (p.ep.kind == endpoint_kind::http)
-      new http_connection(w, std::move(t), p.ep, peer, early);
-    else if (r.service->type == config::service_type::proxy)
-      new tcp_proxy(w, std::move(t), r, peer, early);
-    else
-      new tcp_echo_connection(w, std::move(t), r, early);
+    serve_link_client(w, p, std::move(t), peer, early);
     _dialer->on_claimed(*this);  // frees this later
   }
 
@@ -144,7 +147,18 @@ class reverse_dialer::link final : public net::transport_handler {
   core::timer _timer;
 };
 
-reverse_dialer::reverse_dialer(worker& w, const reverse_accept& plan, unsigned share)
+void serve_link_client(worker& w, const socks_accept& accept, std::unique_ptr<net::transport> t,
+                       const net::socket_address& peer, std::span<std::byte> early) {
+  const route& r = accept.ep.routes.front();
+  if (accept.ep.kind == endpoint_kind::http)
+    new http_connection(w, std::move(t), accept.ep, peer, early);
+  else if (r.service->type == config::service_type::proxy)
+    new tcp_proxy(w, std::move(t), r, peer, early);
+  else
+    new tcp_echo_connection(w, std::move(t), r, early);
+}
+
+reverse_dialer::reverse_dialer(worker& w, const socks_accept& plan, unsigned share)
     : _worker(&w), _plan(&plan), _share(share), _backoff_ms(first_retry_ms), _retry([this] {
         _retry_armed = false;
         dial();
@@ -189,6 +203,14 @@ void reverse_dialer::on_claimed(link& l) {
   if (_parked > 0) --_parked;
   forget(l);
   dial();  // a replacement at once
+}
+
+void reverse_dialer::on_retired(link& l) {
+  if (_parked > 0) --_parked;
+  LOG_DEBUG("service '%s': reverse link for %s retired by the DMZ; replacing it", _plan->service->name.c_str(),
+            _plan->logical_uri.c_str());
+  forget(l);
+  dial();
 }
 
 void reverse_dialer::on_failed(link& l, const std::string& why, bool was_parked) {

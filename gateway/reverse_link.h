@@ -13,24 +13,34 @@
 // reverse_dialer keeps `share` links of one reverse accept on one reactor. A dial that fails
 // (refused, TLS, SOCKS refusal, closed before the second reply) is retried after a backoff from
 // 500 ms doubling up to socks.retry.maximum.interval; a link that parked resets the backoff. A
-// parked link that the DMZ closes is replaced at once. Changes are logged once, not per retry.
+// parked link that the DMZ closes or retires (SOCKS reply 6, to move it to another of its
+// reactors) is replaced at once. Changes are logged once, not per retry.
 #pragma once
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "core/reactor.h"
 #include "gateway/runtime.h"
+#include "net/address.h"
+#include "net/transport.h"
 
 namespace postern::gateway {
 
 class worker;
 
+// Serves a client that came over a link of `accept` (either mode) exactly like an accepted
+// socket: http_connection for ws/wss accepts, tcp_proxy or tcp echo for tcp/ssl accepts. t is
+// ready; peer is the client's address the DMZ named; early, what followed the SOCKS reply.
+void serve_link_client(worker& w, const socks_accept& accept, std::unique_ptr<net::transport> t,
+                       const net::socket_address& peer, std::span<std::byte> early);
+
 class reverse_dialer {
  public:
-  reverse_dialer(worker& w, const reverse_accept& plan, unsigned share);
+  reverse_dialer(worker& w, const socks_accept& plan, unsigned share);
   ~reverse_dialer();
   reverse_dialer(const reverse_dialer&) = delete;
   reverse_dialer& operator=(const reverse_dialer&) = delete;
@@ -48,12 +58,13 @@ class reverse_dialer {
   void dial();
   void on_parked(link& l);
   void on_claimed(link& l);
+  void on_retired(link& l);
   void on_failed(link& l, const std::string& why, bool was_parked);
   void forget(link& l);
   void schedule_redial();
 
   worker* _worker;
-  const reverse_accept* _plan;
+  const socks_accept* _plan;
   unsigned _share;
   std::vector<std::unique_ptr<link>> _links;
   unsigned _parked = 0;

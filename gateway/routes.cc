@@ -60,7 +60,7 @@ net::bind_address bind_address_of(const config::service_config& service, const n
 
 bool listens(const config::service_config& service) {
   const config::service_options& o = service.accept_options;
-  return !(o.socks_mode == config::socks_mode::reverse && (o.http_transport || o.tcp_transport));
+  return !o.http_transport && !o.tcp_transport;
 }
 
 std::vector<endpoint> build_endpoints(const config::gateway_config& config) {

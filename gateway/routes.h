@@ -55,8 +55,9 @@ class route_error : public std::runtime_error {
 // The listen address of one accept of a service ("host:port" form), before resolution.
 net::bind_address bind_address_of(const config::service_config& service, const net::uri& accept);
 
-// True when the service listens on its accepts (false for an internal reverse-mode service,
-// which dials out to the DMZ instead of listening).
+// True when the service listens on its accepts; false when its accept-options name a transport
+// (http.transport or tcp.transport): its clients come over links (DESIGN §5), dialed out to the
+// DMZ in reverse mode or accepted on the transport's address in forward mode.
 bool listens(const config::service_config& service);
 
 // Groups every listening accept of the config into endpoints. Resolves host names. Throws

@@ -33,22 +33,27 @@ bool same_tls(const config::tls_options& a, const config::tls_options& b) {
   return a.ciphers == b.ciphers && a.protocols == b.protocols && a.verify_client == b.verify_client;
 }
 
+// The socks:// or socks+ssl:// transport of an options block, or nullptr. Without socks.mode the
+// mode is forward, as in KAAZING.
 const net::uri* socks_transport(const config::service_options& o) {
-  if (o.socks_mode != config::socks_mode::reverse) return nullptr;
   const net::uri* t = o.http_transport ? &*o.http_transport : o.tcp_transport ? &*o.tcp_transport : nullptr;
   if (!t || (t->scheme != net::uri_scheme::socks && t->scheme != net::uri_scheme::socks_ssl)) return nullptr;
   return t;
 }
 
-// The verify-client of a backplane: socks.ssl.verify-client, else ssl.verify-client, else required
-// (a link from a gateway without a certificate of the truststore's CAs would receive clients).
-net::tls_settings::verify_kind backplane_verify(const config::service_options& o) {
+bool reverse_mode(const config::service_options& o) { return o.socks_mode == config::socks_mode::reverse; }
+
+// The verify-client of the side that accepts links (the DMZ's backplane in reverse mode, the
+// internal gateway's socks listener in forward mode): socks.ssl.verify-client, else
+// ssl.verify-client, else required (an unauthenticated link would carry clients into, or
+// receive clients from, the trusted network).
+net::tls_settings::verify_kind link_verify(const config::service_options& o) {
   if (o.socks_ssl.verify_client) return to_verify(o.socks_ssl.verify_client);
   if (o.ssl.verify_client) return to_verify(o.ssl.verify_client);
   return net::tls_settings::verify_kind::required;
 }
 
-const config::tls_options& backplane_tls_options(const config::service_options& o) {
+const config::tls_options& link_tls_options(const config::service_options& o) {
   return o.socks_ssl.ciphers || o.socks_ssl.protocols ? o.socks_ssl : o.ssl;
 }
 
@@ -59,7 +64,8 @@ void build_reverse(runtime& rt) {
   for (const config::service_config& s : config.services) {
     const std::string who = "service '" + s.name + "'";
     // DMZ side: a proxy whose connect goes through a reverse socks transport.
-    if (const net::uri* t = socks_transport(s.connect_options); t && s.type == config::service_type::proxy) {
+    if (const net::uri* t = socks_transport(s.connect_options);
+        t && reverse_mode(s.connect_options) && s.type == config::service_type::proxy) {
       if (s.connects.size() != 1)
         throw runtime_error(who + ": socks.mode reverse in connect-options takes exactly one <connect> (the logical "
                                   "URI the internal gateway binds), not " + std::to_string(s.connects.size()));
@@ -80,11 +86,11 @@ void build_reverse(runtime& rt) {
           settings.side = net::tls_settings::side_kind::server;
           settings.identity_file = *security.keystore_file;
           settings.trust_file = security.truststore_file.value_or("");
-          settings.verify_client = backplane_verify(s.connect_options);
+          settings.verify_client = link_verify(s.connect_options);
           if (settings.verify_client != net::tls_settings::verify_kind::none && settings.trust_file.empty())
             throw runtime_error(who + ": backplane " + t->to_string() +
                                 " checks the internal gateways' certificates and needs <security><truststore>");
-          const config::tls_options& o = backplane_tls_options(s.connect_options);
+          const config::tls_options& o = link_tls_options(s.connect_options);
           settings.ciphers = o.ciphers.value_or("");
           settings.protocols = o.protocols.value_or("");
           rt.client_tls.push_back(make_context(settings, "backplane " + t->to_string()));
@@ -103,32 +109,46 @@ void build_reverse(runtime& rt) {
       plan.logical_uri = logical;
       plan.socks_timeout_ms = ms(s.connect_options.socks_timeout, plan.socks_timeout_ms);
     }
-    // Internal side: a service whose accepts are served over links it dials.
+    // Internal side: a service whose accepts are served over links: dialed to the DMZ and parked
+    // there (reverse), or accepted from the DMZ on the transport's address (forward).
     if (const net::uri* t = socks_transport(s.accept_options)) {
+      const bool reverse = reverse_mode(s.accept_options);
       auto address = net::resolve_address(t->host, t->port);
       if (!address) throw runtime_error(who + ": transport " + t->to_string() + ": " + address.error());
       const net::tls_context* tls = nullptr;
       if (t->scheme == net::uri_scheme::socks_ssl) {
-        if (!security.truststore_file)
-          throw runtime_error(who + ": transport " + t->to_string() +
-                              " needs <security><truststore> to verify the DMZ gateway's certificate");
         net::tls_settings settings;
-        settings.side = net::tls_settings::side_kind::client;
-        settings.identity_file = security.keystore_file.value_or("");
-        settings.trust_file = *security.truststore_file;
-        const config::tls_options& o = backplane_tls_options(s.accept_options);
+        const config::tls_options& o = link_tls_options(s.accept_options);
         settings.ciphers = o.ciphers.value_or("");
         settings.protocols = o.protocols.value_or("");
+        if (reverse) {
+          if (!security.truststore_file)
+            throw runtime_error(who + ": transport " + t->to_string() +
+                                " needs <security><truststore> to verify the DMZ gateway's certificate");
+          settings.side = net::tls_settings::side_kind::client;
+          settings.identity_file = security.keystore_file.value_or("");
+          settings.trust_file = *security.truststore_file;
+        } else {
+          if (!security.keystore_file) throw runtime_error(who + ": transport " + t->to_string() + " needs <security><keystore>");
+          settings.side = net::tls_settings::side_kind::server;
+          settings.identity_file = *security.keystore_file;
+          settings.trust_file = security.truststore_file.value_or("");
+          settings.verify_client = link_verify(s.accept_options);
+          if (settings.verify_client != net::tls_settings::verify_kind::none && settings.trust_file.empty())
+            throw runtime_error(who + ": transport " + t->to_string() +
+                                " checks the DMZ gateways' certificates and needs <security><truststore>");
+        }
         rt.client_tls.push_back(make_context(settings, who + " transport " + t->to_string()));
         tls = rt.client_tls.back().get();
       }
       for (const net::uri& a : s.accepts) {
-        reverse_accept r;
+        socks_accept r;
         r.service = &s;
+        r.mode = reverse ? config::socks_mode::reverse : config::socks_mode::forward;
         r.logical_uri = a.to_string();
         r.logical_port = a.port;
         r.transport = *t;
-        r.dmz = *address;
+        r.link_address = *address;
         r.tls = tls;
         r.prepared = std::max(1u, s.prepared_connection_count.value_or(1));
         r.retry_max_ms = ms(s.accept_options.socks_retry_maximum_interval, r.retry_max_ms);
@@ -137,7 +157,7 @@ void build_reverse(runtime& rt) {
         std::string host = a.host;
         for (char& c : host) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
         r.ep.routes.push_back(route{host, a.port, net::is_http_family(a.scheme) ? a.path : std::string(), &s, &a});
-        rt.reverse_accepts.push_back(std::move(r));
+        rt.socks_accepts.push_back(std::move(r));
       }
     }
   }
@@ -184,16 +204,11 @@ std::vector<std::string> unsupported_features(const config::gateway_config& conf
     }
     for (const auto* o : {&s.accept_options, &s.connect_options}) {
       const std::string_view side = o == &s.accept_options ? "accept-options" : "connect-options";
-      const bool has_transport = o->http_transport || o->tcp_transport;
       const net::uri* t = o->http_transport ? &*o->http_transport : o->tcp_transport ? &*o->tcp_transport : nullptr;
       if (t && t->scheme != net::uri_scheme::socks && t->scheme != net::uri_scheme::socks_ssl)
         out.push_back(who + ": " + std::string(side) + " transport " + t->to_string() +
                       " is not available in this build (postern takes socks:// and socks+ssl:// transports)");
-      else if (has_transport && o->socks_mode != config::socks_mode::reverse)
-        out.push_back(who + ": " + std::string(side) + " socks.mode " +
-                      (o->socks_mode ? "forward" : "(unset, forward)") +
-                      " is not available in this build yet; use socks.mode reverse");
-      else if (!has_transport && o->socks_mode)
+      else if (!t && o->socks_mode)
         out.push_back(who + ": " + std::string(side) + " socks.mode needs http.transport or tcp.transport");
     }
     if (s.type == config::service_type::proxy) {
@@ -255,7 +270,31 @@ std::shared_ptr<const runtime> build_runtime(std::shared_ptr<const config::gatew
       backend_target t;
       t.uri = c;
       t.websocket = net::is_http_family(c.scheme);
-      if (socks_transport(co)) {  // reached over a parked reverse link: nothing to resolve or dial
+      if (const net::uri* via = socks_transport(co)) {
+        if (reverse_mode(co)) {  // reached over a parked reverse link: nothing to resolve or dial
+          plan.backends.push_back(std::move(t));
+          continue;
+        }
+        // Forward: dial the transport's address, TLS to its host for socks+ssl, then CONNECT.
+        auto address = net::resolve_address(via->host, via->port);
+        if (!address) throw runtime_error("service '" + s.name + "': transport " + via->to_string() + ": " + address.error());
+        t.address = *address;
+        t.socks_connect = true;
+        t.tls_name = via->host;
+        if (via->scheme == net::uri_scheme::socks_ssl) {
+          if (!security.truststore_file)
+            throw runtime_error("service '" + s.name + "': transport " + via->to_string() +
+                                " needs <security><truststore> to verify the internal gateway's certificate");
+          net::tls_settings settings;
+          settings.side = net::tls_settings::side_kind::client;
+          settings.identity_file = security.keystore_file.value_or("");
+          settings.trust_file = *security.truststore_file;
+          const config::tls_options& o = link_tls_options(co);
+          settings.ciphers = o.ciphers.value_or("");
+          settings.protocols = o.protocols.value_or("");
+          rt->client_tls.push_back(make_context(settings, "service '" + s.name + "' transport " + via->to_string()));
+          t.tls = rt->client_tls.back().get();
+        }
         plan.backends.push_back(std::move(t));
         continue;
       }

@@ -28,8 +28,12 @@ class runtime_error : public std::runtime_error {
 struct backend_target {
   net::uri uri;
   net::socket_address address;
-  const net::tls_context* tls = nullptr;  // ssl:// and wss:// connects
+  const net::tls_context* tls = nullptr;  // ssl:// and wss:// connects, and socks+ssl:// transports
   bool websocket = false;                 // ws:// and wss:// connects
+  // socks.mode forward (DESIGN §5): address is the internal gateway's socks listener; after the
+  // TCP (and TLS) connect a SOCKS5 CONNECT names uri, and then uri's protocol runs over it.
+  bool socks_connect = false;
+  std::string tls_name;                   // the name the TLS certificate must carry; empty: uri.host
 };
 
 // What a proxy service needs at run time.
@@ -57,15 +61,19 @@ struct backplane_plan {
   std::vector<const config::service_config*> services;  // the proxy services that use them
 };
 
-// Internal side: one logical accept of a service with accept-options socks.mode reverse, served
-// over links this gateway dials to the DMZ and keeps parked there.
-struct reverse_accept {
+// Internal side: one logical accept of a service with a socks:// or socks+ssl:// transport in its
+// accept-options, served over links: in reverse mode links this gateway dials to the DMZ and
+// keeps parked there; in forward mode links the DMZ dials to the transport's address.
+struct socks_accept {
   const config::service_config* service = nullptr;
-  std::string logical_uri;                 // what the BIND request names
+  config::socks_mode mode = config::socks_mode::reverse;
+  std::string logical_uri;                 // what the BIND (or CONNECT) request names
   std::uint16_t logical_port = 0;
   net::uri transport;                      // socks://host:port or socks+ssl://host:port
-  net::socket_address dmz;                 // where to dial
-  const net::tls_context* tls = nullptr;   // socks+ssl: client context with this gateway's certificate
+  net::socket_address link_address;        // reverse: where to dial; forward: where to listen
+  // socks+ssl: reverse, a client context with this gateway's certificate; forward, the server
+  // context that checks the DMZ's certificate.
+  const net::tls_context* tls = nullptr;
   unsigned prepared = 1;                   // idle links to keep (prepared.connection.count, at least 1)
   std::uint64_t retry_max_ms = 30'000;     // socks.retry.maximum.interval
   endpoint ep;                             // how a claimed link is served: kind http or tcp, one route
@@ -80,14 +88,14 @@ struct runtime {
   std::vector<std::unique_ptr<net::tls_context>> client_tls;
   std::map<const config::service_config*, proxy_plan> proxies;
   std::vector<backplane_plan> backplanes;
-  std::vector<reverse_accept> reverse_accepts;
+  std::vector<socks_accept> socks_accepts;
 
   const net::tls_context* server_tls_of(const endpoint& ep) const noexcept;
   const proxy_plan* plan_of(const config::service_config& service) const noexcept;
 };
 
 // Features the config uses that this build cannot serve yet, one sentence each (the management
-// service, socks.mode forward, non-socks transports). Empty when it can run.
+// service, transports other than socks:// and socks+ssl://). Empty when it can run.
 std::vector<std::string> unsupported_features(const config::gateway_config& config);
 
 std::shared_ptr<const runtime> build_runtime(std::shared_ptr<const config::gateway_config> config);

@@ -10,6 +10,7 @@
 #include "gateway/backplane.h"
 #include "gateway/local_member.h"
 #include "gateway/reverse_link.h"
+#include "gateway/socks_listener.h"
 #include "gateway/http_connection.h"
 #include "gateway/tcp_echo_connection.h"
 #include "gateway/tcp_proxy.h"
@@ -102,11 +103,35 @@ void worker::start() {
         *_reactor, std::move(*fd), ep.address.to_string(), [this, &ep](core::unique_fd s) { on_accept(ep, std::move(s)); }));
     a->start();
   }
-  // Internal side of reverse connectivity: this reactor's share of each accept's prepared links.
+  // Internal side, forward mode: a socks listener per transport address (DESIGN §5).
+  std::vector<const socks_accept*> forward;
+  for (const socks_accept& r : _runtime->socks_accepts)
+    if (r.mode == config::socks_mode::forward) forward.push_back(&r);
+  while (!forward.empty()) {
+    const net::socket_address address = forward.front()->link_address;
+    std::vector<const socks_accept*> here;
+    std::erase_if(forward, [&](const socks_accept* r) {
+      if (!(r->link_address == address)) return false;
+      here.push_back(r);
+      return true;
+    });
+    auto fd = core::open_listen_socket(address.get(), address.length, true);
+    if (!fd)
+      throw std::runtime_error("cannot listen on " + address.to_string() + " (socks forward links for " +
+                               here.front()->logical_uri + "): " + std::strerror(fd.error()));
+    auto& a = _listeners.emplace_back(std::make_unique<acceptor>(
+        *_reactor, std::move(*fd), "socks " + here.front()->transport.to_string(),
+        [this, here](core::unique_fd s) {
+          if (!_draining) serve_forward_link(*this, std::move(s), here);
+        }));
+    a->start();
+  }
+  // Internal side, reverse mode: this reactor's share of each accept's prepared links.
   const core::reactor_group* group = _reactor->group();
   const unsigned reactors = group ? group->size() : 1;
   const unsigned id = _reactor->id();
-  for (const reverse_accept& r : _runtime->reverse_accepts) {
+  for (const socks_accept& r : _runtime->socks_accepts) {
+    if (r.mode != config::socks_mode::reverse) continue;
     const unsigned share = r.prepared / reactors + (id < r.prepared % reactors ? 1 : 0);
     if (share == 0) continue;
     _dialers.push_back(std::make_unique<reverse_dialer>(*this, r, share));

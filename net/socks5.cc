@@ -304,4 +304,40 @@ parse_result<reply> parse_reply(std::span<const std::byte> in) {
   return r;
 }
 
+server_handshake::step server_handshake::feed(std::span<const std::byte> in, std::string& out, std::size_t& consumed) {
+  consumed = 0;
+  if (!_greeted) {
+    parse_result<greeting> g = parse_greeting(in);
+    if (g.what == status::need_more) return step::need_more;
+    if (g.what == status::error) {
+      _error = "bad SOCKS5 greeting: " + g.error;
+      return step::error;
+    }
+    encode_method_choice(out, g.value.no_auth_offered);
+    consumed = g.consumed;
+    if (!g.value.no_auth_offered) {
+      _error = "the SOCKS5 greeting does not offer \"no authentication\" (the link's TLS authenticates)";
+      return step::error;
+    }
+    _greeted = true;
+    in = in.subspan(g.consumed);
+  }
+  parse_result<request> r = parse_request(in);
+  if (r.what == status::need_more) return step::need_more;
+  if (r.what == status::error) {
+    _error = "bad SOCKS5 request: " + r.error;
+    return step::error;
+  }
+  consumed += r.consumed;
+  _request = std::move(r.value);
+  return step::request;
+}
+
+server_handshake::step server_handshake::feed(std::string& pending, std::string& out) {
+  std::size_t consumed = 0;
+  const step st = feed(std::as_bytes(std::span(pending.data(), pending.size())), out, consumed);
+  pending.erase(0, consumed);  // need_more leaves less than a greeting or a request: bounded
+  return st;
+}
+
 }  // namespace postern::net::socks5

@@ -130,4 +130,26 @@ parse_result<request> parse_request(std::span<const std::byte> in);
 // Any REP is done with that code, unassigned ones included: the caller decides what it means.
 parse_result<reply> parse_reply(std::span<const std::byte> in);
 
+// The server's side of the handshake up to the request, for one connection: the greeting (only
+// "no authentication" is accepted: the link's TLS authenticates), then the request. feed() looks
+// at the bytes received and not yet consumed (the caller accumulates them and erases `consumed`
+// after each call) and appends to out what the server must send:
+//   need_more  more bytes are needed (out may hold the method choice already, consumed its greeting)
+//   request    the request arrived (received()); the caller answers it with encode_reply
+//   error      error() names the problem; out may hold a method refusal (05 FF) to send before closing
+class server_handshake {
+ public:
+  enum class step : std::uint8_t { need_more, request, error };
+  step feed(std::span<const std::byte> in, std::string& out, std::size_t& consumed);
+  // The same on the caller's accumulated bytes, erasing what was consumed.
+  step feed(std::string& pending, std::string& out);
+  const request& received() const noexcept { return _request; }
+  const std::string& error() const noexcept { return _error; }
+
+ private:
+  bool _greeted = false;
+  request _request;
+  std::string _error;
+};
+
 }  // namespace postern::net::socks5

@@ -354,6 +354,56 @@ TEST(Socks5Address, DomainAndOtherFamilies) {
 
 // The whole reverse link as each side sees its input stream: each parser takes its message off
 // the front and leaves the rest, down to the client's stream after the second reply.
+// The server's handshake fed the greeting and a BIND split at every byte offset, accumulating as
+// a connection does: the method choice goes out once the greeting is whole, the request comes
+// once it is whole, and the bytes after it are left alone.
+TEST(Socks5ServerHandshake, GreetingAndRequestAtEverySplit) {
+  std::string wire;
+  encode_greeting(wire);
+  ASSERT_TRUE(encode_request(wire, command::bind, address::from_domain(logical_uri, 8443)));
+  const std::string after = "GET /";
+  const std::string all = wire + after;
+  for (std::size_t split = 0; split < wire.size(); ++split) {  // the request ends in the second chunk
+    SCOPED_TRACE("split at " + std::to_string(split));
+    server_handshake h;
+    std::string pending, out;
+    std::size_t consumed = 0;
+    server_handshake::step st = server_handshake::step::need_more;
+    for (std::string_view chunk : {std::string_view(all).substr(0, split), std::string_view(all).substr(split)}) {
+      pending.append(chunk);
+      st = h.feed(std::as_bytes(std::span(pending.data(), pending.size())), out, consumed);
+      pending.erase(0, consumed);
+      if (st != server_handshake::step::need_more) break;
+    }
+    ASSERT_EQ(st, server_handshake::step::request);
+    EXPECT_EQ(out, std::string("\x05\x00", 2));
+    EXPECT_EQ(h.received().cmd, command::bind);
+    EXPECT_EQ(h.received().target.domain, logical_uri);
+    EXPECT_EQ(h.received().target.port, 8443);
+    EXPECT_EQ(pending, after);
+  }
+}
+
+TEST(Socks5ServerHandshake, RefusesAGreetingWithoutNoAuthentication) {
+  server_handshake h;
+  std::string out;
+  std::size_t consumed = 0;
+  const std::string greeting("\x05\x01\x02", 3);  // username/password only
+  EXPECT_EQ(h.feed(std::as_bytes(std::span(greeting.data(), greeting.size())), out, consumed),
+            server_handshake::step::error);
+  EXPECT_EQ(out, std::string("\x05\xFF", 2));
+  EXPECT_NE(h.error().find("no authentication"), std::string::npos) << h.error();
+}
+
+TEST(Socks5ServerHandshake, NamesABadRequest) {
+  server_handshake h;
+  std::string out;
+  std::size_t consumed = 0;
+  const std::string wire("\x05\x01\x00\x05\x09\x00", 6);  // greeting, then an unknown command
+  EXPECT_EQ(h.feed(std::as_bytes(std::span(wire.data(), wire.size())), out, consumed), server_handshake::step::error);
+  EXPECT_EQ(h.error(), "bad SOCKS5 request: unknown command 0x09");
+}
+
 TEST(Socks5Conversation, ReverseLinkHandsOverAClient) {
   std::string from_internal;
   encode_greeting(from_internal);
