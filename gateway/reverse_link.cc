@@ -190,7 +190,8 @@ void reverse_dialer::on_parked(link&) {
   _backoff_ms = first_retry_ms;
   if (_failing) {
     _failing = false;
-    LOG_INFO("service '%s': reverse link to %s for %s parked again", _plan->service->name.c_str(),
+    LOG_INFO(_ever_parked ? "service '%s': reverse link to %s for %s parked again"
+                          : "service '%s': reverse links to %s for %s parked", _plan->service->name.c_str(),
              _plan->transport.to_string().c_str(), _plan->logical_uri.c_str());
   } else if (_parked == 1 && !_ever_parked) {
     LOG_INFO("service '%s': reverse links to %s for %s parked", _plan->service->name.c_str(),

@@ -67,7 +67,11 @@ stop_one() {
   rm -f "$pidfile"
   kill -0 "$pid" 2>/dev/null || return 0
   kill -TERM "$pid"
-  for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || { echo "$n stopped"; return 0; }; sleep 0.1; done
+  # Exited (a zombie no longer counts: nothing may reap it soon once this shell has gone).
+  for _ in $(seq 100); do
+    case $(ps -o stat= -p "$pid" 2>/dev/null) in ''|Z*) echo "$n stopped"; return 0 ;; esac
+    sleep 0.05
+  done
   echo "$0: $n (pid $pid) still running after 10 s; sending SIGKILL" >&2
   kill -KILL "$pid" 2>/dev/null || true
 }
