@@ -93,6 +93,15 @@ int serve(std::shared_ptr<const config::gateway_config> config) {
   gateway::readiness_registry readiness(n);
   std::vector<std::unique_ptr<gateway::worker>> workers(n);
   std::atomic<unsigned> started{0}, failed{0}, drained{0};
+  if (!rt->socks_accepts.empty()) {
+    // Internal side: a service whose backend is unreachable keeps no reverse link (DESIGN §1).
+    readiness.on_change([&workers, g = group.get(), n](const config::service_config& s, bool ready) {
+      for (unsigned i = 0; i < n; ++i)
+        g->post(i, [&workers, i, s = &s, ready](core::reactor&) {
+          if (workers[i]) workers[i]->set_backend_ready(*s, ready);
+        });
+    });
+  }
   group->start([&](core::reactor& r) {
     try {
       auto w = std::make_unique<gateway::worker>(r, rt, readiness);

@@ -107,11 +107,13 @@ void readiness_registry::on_report(const config::service_config& service, bool o
     _worker0->reactor().disarm_timer(m.timer);
     if (m.plan->reverse) LOG_INFO("service '%s': ready, %s", service.name.c_str(), why.c_str());
     else LOG_INFO("service '%s': backend %s reachable", service.name.c_str(), why.c_str());
+    if (_on_change) _on_change(service, true);
     return;
   }
   if (m.plan->reverse) {
     m.state = health::unreachable;
     LOG_WARN("service '%s': not ready, %s", service.name.c_str(), why.c_str());
+    if (_on_change) _on_change(service, false);
     return;  // never probed: links come from the internal gateway
   }
   if (m.state == health::unreachable) return;
@@ -119,6 +121,7 @@ void readiness_registry::on_report(const config::service_config& service, bool o
   m.backoff_ms = first_probe_delay_ms;
   LOG_WARN("service '%s': backend unreachable (%s); probing with backoff up to %llu ms", service.name.c_str(),
            why.c_str(), static_cast<unsigned long long>(m.plan->recovery_interval_ms));
+  if (_on_change) _on_change(service, false);
   if (!m.probe) arm_probe(m);
 }
 

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -28,6 +29,10 @@ class readiness_registry {
   readiness_registry(const readiness_registry&) = delete;
   readiness_registry& operator=(const readiness_registry&) = delete;
 
+  // Called on reactor 0 at every change of a service's readiness (set before start()).
+  void on_change(std::function<void(const config::service_config&, bool ready)> callback) {
+    _on_change = std::move(callback);
+  }
   // On reactor 0, once, before its loop: probes every proxy service once now.
   void start(worker& reactor0_worker);
   // Stops probing (reactor 0, at drain).
@@ -51,6 +56,7 @@ class readiness_registry {
   worker* _worker0 = nullptr;
   std::map<const config::service_config*, std::unique_ptr<monitor>> _monitors;  // reactor 0 only
   bool _stopped = false;
+  std::function<void(const config::service_config&, bool)> _on_change;
 };
 
 }  // namespace postern::gateway

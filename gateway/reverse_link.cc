@@ -158,8 +158,8 @@ void serve_link_client(worker& w, const socks_accept& accept, std::unique_ptr<ne
     new tcp_echo_connection(w, std::move(t), r, early);
 }
 
-reverse_dialer::reverse_dialer(worker& w, const socks_accept& plan, unsigned share)
-    : _worker(&w), _plan(&plan), _share(share), _backoff_ms(first_retry_ms), _retry([this] {
+reverse_dialer::reverse_dialer(worker& w, const socks_accept& plan, unsigned share, bool backend_ready)
+    : _worker(&w), _plan(&plan), _share(share), _backoff_ms(first_retry_ms), _backend_ready(backend_ready), _retry([this] {
         _retry_armed = false;
         dial();
       }) {}
@@ -177,8 +177,28 @@ void reverse_dialer::stop() {
   _parked = 0;
 }
 
+void reverse_dialer::set_backend_ready(bool ready) {
+  if (_stopped || ready == _backend_ready) return;
+  _backend_ready = ready;
+  if (ready) {
+    LOG_INFO("service '%s': backend reachable, dialing reverse links to %s", _plan->service->name.c_str(),
+             _plan->transport.to_string().c_str());
+    _backoff_ms = first_retry_ms;
+    dial();
+    return;
+  }
+  LOG_WARN("service '%s': backend unreachable, closing its reverse links to %s until it is back",
+           _plan->service->name.c_str(), _plan->transport.to_string().c_str());
+  _worker->reactor().disarm_timer(_retry);
+  _retry_armed = false;
+  for (auto& l : _links) l->close_now();
+  for (auto& l : _links) _worker->reactor().defer([keep = std::shared_ptr<link>(std::move(l))] {});
+  _links.clear();
+  _parked = 0;
+}
+
 void reverse_dialer::dial() {
-  if (_stopped) return;
+  if (_stopped || !_backend_ready) return;
   while (_links.size() < _share) {
     _links.push_back(std::make_unique<link>(*this));
     _links.back()->start();

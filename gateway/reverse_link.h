@@ -14,7 +14,9 @@
 // (refused, TLS, SOCKS refusal, closed before the second reply) is retried after a backoff from
 // 500 ms doubling up to socks.retry.maximum.interval; a link that parked resets the backoff. A
 // parked link that the DMZ closes or retires (SOCKS reply 6, to move it to another of its
-// reactors) is replaced at once. Changes are logged once, not per retry.
+// reactors) is replaced at once. Changes are logged once, not per retry. While the service's own
+// backend is unreachable (its readiness, for a proxy), no link is kept: the DMZ member then has
+// none parked, is not ready, and the balancers stop offering it, so the pair fails over as a unit.
 #pragma once
 
 #include <cstdint>
@@ -40,7 +42,8 @@ void serve_link_client(worker& w, const socks_accept& accept, std::unique_ptr<ne
 
 class reverse_dialer {
  public:
-  reverse_dialer(worker& w, const socks_accept& plan, unsigned share);
+  // backend_ready: whether to dial at start (false for a proxy until its first probe answers).
+  reverse_dialer(worker& w, const socks_accept& plan, unsigned share, bool backend_ready);
   ~reverse_dialer();
   reverse_dialer(const reverse_dialer&) = delete;
   reverse_dialer& operator=(const reverse_dialer&) = delete;
@@ -50,6 +53,10 @@ class reverse_dialer {
   void stop();
 
   unsigned parked() const noexcept { return _parked; }
+  const config::service_config& service() const noexcept { return *_plan->service; }
+  // The service's backend became unreachable (false) or reachable again (true): without a
+  // backend the links are closed and none is dialed, so the DMZ stops offering this pair.
+  void set_backend_ready(bool ready);
 
  private:
   class link;
@@ -69,6 +76,7 @@ class reverse_dialer {
   std::vector<std::unique_ptr<link>> _links;
   unsigned _parked = 0;
   std::uint64_t _backoff_ms;
+  bool _backend_ready;
   bool _retry_armed = false;
   bool _failing = false;   // the last dial failed: the failure was logged, the next success is too
   bool _stopped = false;

@@ -134,9 +134,17 @@ void worker::start() {
     if (r.mode != config::socks_mode::reverse) continue;
     const unsigned share = r.prepared / reactors + (id < r.prepared % reactors ? 1 : 0);
     if (share == 0) continue;
-    _dialers.push_back(std::make_unique<reverse_dialer>(*this, r, share));
+    // A proxy dials once its backend has answered a probe (set_backend_ready); echo at once.
+    const bool gated = _runtime->plan_of(*r.service) != nullptr;
+    _dialers.push_back(std::make_unique<reverse_dialer>(*this, r, share, !gated));
     _dialers.back()->start();
   }
+}
+
+void worker::set_backend_ready(const config::service_config& service, bool ready) {
+  if (_draining) return;
+  for (auto& d : _dialers)
+    if (&d->service() == &service) d->set_backend_ready(ready);
 }
 
 void worker::on_accept(const endpoint& ep, core::unique_fd fd) {

@@ -75,6 +75,9 @@ class worker {
 
   // The reverse links parked on this reactor (DMZ side, DESIGN §5).
   link_pool& links() noexcept { return *_links; }
+  // Internal side: service's backend readiness changed (posted from reactor 0): its reverse
+  // links on this reactor close or come back.
+  void set_backend_ready(const config::service_config& service, bool ready);
 
   void adopt(connection& c) noexcept;
   void count_as_load(connection& c) noexcept;

@@ -11,6 +11,8 @@ items 1-4), two postern processes and a backend on 127.0.62.x:
   internal gateway does not serve gets reply 2 (not allowed) and a log line.
 - one prepared link serves clients whichever of the DMZ's reactors accepted them (a link parked
   on another reactor is retired and replaced on the client's).
+- an internal gateway whose backend is down keeps no link parked (the DMZ is not ready) until
+  the backend answers again.
 - reverse mode with socks.retry.maximum.interval: an internal gateway started before its DMZ
   keeps retrying and parks its links once the DMZ comes up.
 - --check prints how each service is reached.
@@ -136,6 +138,25 @@ class SocksLinks(unittest.TestCase):
                 self.assertEqual(client.recv(64), b"client %d" % n, f"client {n}")
                 self.assertLess(time.monotonic() - started, 1.5, f"client {n} waited for a link")
         self.assertNotIn("within socks.timeout", dmz.log_text())
+
+    def test_no_link_is_parked_while_the_internal_backend_is_down(self):
+        # The pair fails over as a unit: an internal gateway that cannot reach its backend keeps
+        # no link at the DMZ, so the DMZ member is not ready.
+        self.loop.stop_server(self.backend)
+        dmz_config, internal_config = self.tcp_reverse_configs(prepared=2)
+        dmz = self.start(dmz_config)
+        internal = self.start(internal_config)
+        self.expect_log(internal, r"service 'Internal tcp': backend unreachable \(", 5)
+        time.sleep(1.0)
+        self.assertEqual(established_to(DMZ, BACKPLANE_PORT), 0, "links parked while the backend is down")
+        self.assertIsNone(re.search(r"service 'DMZ tcp': ready", dmz.log_text()))
+        self.backend = self.loop.start(TcpEcho(BACKEND, BACKEND_PORT))
+        self.expect_log(internal, r"service 'Internal tcp': backend reachable, dialing reverse links to "
+                                  r"socks://127\.0\.62\.1:1462", 10)
+        self.expect_log(dmz, r"service 'DMZ tcp': ready, ", 5)
+        with socket.create_connection((DMZ, 9062), timeout=5) as client:
+            client.sendall(b"back")
+            self.assertEqual(client.recv(16), b"back")
 
     def test_internal_started_first_parks_once_the_dmz_comes_up(self):
         dmz_config, internal_config = self.tcp_reverse_configs(prepared=1)
