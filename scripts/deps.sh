@@ -9,6 +9,7 @@ packages=(
   liburing-dev libssl-dev libexpat1-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   openssl python3-websockets
+  nftables   # the firewall of scripts/netns-topology.sh (tests/scenario/test_reverse_netns.py)
 )
 
 missing=()

@@ -1,0 +1,434 @@
+"""Reverse connectivity across a real firewall (issue 6, item 5, last bullet): the seed's client,
+DMZ and trusted networks as network namespaces made by scripts/netns-topology.sh, joined by
+veth, with an nftables rule in the internal namespace that drops every new inbound connection.
+
+    client ns  10.231.1.2 ── 10.231.1.1  dmz ns: dmz1 (config/ha-loopback/dmz1.xml), balancer
+                                         and 'DMZ App1' on :8443, backplane 10.231.2.1:1443
+                             10.231.2.1 ── 10.231.2.2  internal ns: internal1 (internal1.xml),
+                                         which dials socks+ssl://gateway.example.com:1443, and
+                                         the TCP echo backend (backend.xml) on 127.0.3.1:3101
+
+gateway.example.com resolves to the DMZ through the namespaces' /etc/netns hosts files, so the
+client verifies dmz1's certificate and the internal gateway verifies it on its reverse links by
+the name in its SANs. What a user would see, asserted:
+
+- Clients in the client namespace are served through the whole path (balancer → DMZ App1 →
+  parked reverse link → internal gateway → backend): 101, and every numbered, checksummed record
+  comes back intact and in order; the internal gateway names each client by its own address
+  (10.231.1.2), which only the second BIND reply carried there.
+- The firewall is real while the reverse links are parked: a TCP listener in the internal
+  namespace accepts a connection from inside its namespace, but a connect to it from the DMZ
+  namespace times out (dropped, not refused) and the nftables drop counter grows; the DMZ cannot
+  reach the internal gateway's side of the backplane at all, and every TCP connection between
+  DMZ and internal is one the DMZ accepted on its backplane port (the DMZ dialed none). The
+  client namespace has no route to the internal network.
+
+Skips with the reason when it cannot run here: not root, no `ip` or `nft`, `ip netns add` or
+nftables refused. Processes run by `scripts/netns-topology.sh exec NS build/postern ...` (the
+script and `ip netns exec` exec in place, so the PID is postern's) with POSTERN_LOG_LEVEL=debug
+and POSTERN_BACKEND passed through; each test stops them by PID and removes the namespaces in
+its cleanups, also when setting up failed half way.
+"""
+
+import base64
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+import unittest
+import zlib
+from pathlib import Path
+
+from harness import REPO, SANITIZER_MARKERS, postern_bin, require_test_pki
+
+TOPOLOGY = REPO / "scripts" / "netns-topology.sh"
+CONFIGS = REPO / "config" / "ha-loopback"
+HOST = "gateway.example.com"
+PORT = 8443
+BACKPLANE_PORT = 1443
+CLIENT_IP, DMZ_FRONT_IP, DMZ_BACK_IP, INTERNAL_IP = "10.231.1.2", "10.231.1.1", "10.231.2.1", "10.231.2.2"
+PROBE_PORT = 4099
+PARKED = re.compile(r"service 'DMZ App1': ready, \d+ reverse link\(s\) parked")
+READY_TIMEOUT_S = 10.0
+PARK_TIMEOUT_S = 10.0
+BALANCER_TRIES = 30            # x 0.1 s: readiness is gossiped every 200 ms
+STOP_TIMEOUT_S = 10.0
+CONNECT_PROBE_S = 2.0          # a dropped SYN is retried by the kernel; 2 s is a clear timeout
+CLIENT_TIMEOUT_S = 60
+CLIENTS = 3
+RECORDS = 200
+
+# Runs in the client namespace: argv = ca.pem, host, port, path; stdin = the records, one a
+# line, each sent as one text message. The echo is a byte stream behind the internal gateway
+# (its backend speaks TCP), so it is reassembled until as many bytes came back as were sent.
+# Prints one JSON line: the status line of the upgrade response and the echo (base64), or the
+# error that stopped it.
+CLIENT_CODE = r"""
+import base64, json, sys
+sys.path.insert(0, sys.argv[5])
+from wire import OP_TEXT, RawConnection, client_ssl_context, upgrade_request
+ca, host, port, path = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+records = sys.stdin.buffer.read().splitlines(keepends=True)
+total = sum(len(r) for r in records)
+out = {"status": None, "echo": ""}
+received = b""
+try:
+    conn = RawConnection(host, port, timeout=10, ssl_context=client_ssl_context(ca), server_hostname=host)
+    resp = conn.request(upgrade_request(path, f"{host}:{port}"))
+    out["status"] = resp.status
+    if resp.status == 101:
+        for r in records:
+            conn.send_frame(OP_TEXT, r)
+        for _ in range(100 * len(records)):
+            if len(received) >= total:
+                break
+            received += conn.read_message(timeout=10)[1]
+    else:
+        out["raw"] = resp.raw.decode("latin-1")
+    conn.close()
+except Exception as e:
+    out["error"] = f"{type(e).__name__}: {e}"
+out["echo"] = base64.b64encode(received).decode()
+print(json.dumps(out))
+"""
+
+# Runs in the client namespace: asks the balancer for an upgrade every 0.1 s until it answers 101
+# (the DMZ's readiness reaches its balancer table with the next cluster tick) or argv[6] tries
+# were made; prints the last status (or error).
+WAIT_SERVED_CODE = r"""
+import sys, time
+sys.path.insert(0, sys.argv[5])
+from wire import RawConnection, client_ssl_context, upgrade_request
+ca, host, port, path = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+last = None
+for _ in range(int(sys.argv[6])):
+    try:
+        with RawConnection(host, port, timeout=5, ssl_context=client_ssl_context(ca), server_hostname=host) as conn:
+            last = conn.request(upgrade_request(path, f"{host}:{port}")).status
+    except Exception as e:
+        last = f"{type(e).__name__}: {e}"
+    if last == 101:
+        break
+    time.sleep(0.1)
+print(last)
+"""
+
+# Runs in a namespace: connects to argv[1]:argv[2] within argv[3] s; prints connected, refused,
+# timeout, unreachable or the error.
+CONNECT_CODE = r"""
+import errno, socket, sys
+try:
+    socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=float(sys.argv[3])).close()
+    print("connected")
+except socket.timeout:
+    print("timeout")
+except ConnectionRefusedError:
+    print("refused")
+except OSError as e:
+    print("unreachable" if e.errno in (errno.ENETUNREACH, errno.EHOSTUNREACH) else f"error {e}")
+"""
+
+# Runs in the internal namespace: listens on argv[1]:argv[2], says so, accepts whatever comes
+# until stdin closes or 60 s pass.
+LISTEN_CODE = r"""
+import select, socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], int(sys.argv[2])))
+s.listen()
+print("listening", flush=True)
+for _ in range(600):
+    ready, _, _ = select.select([s, sys.stdin], [], [], 0.1)
+    if sys.stdin in ready:
+        break
+    if s in ready:
+        s.accept()[0].close()
+"""
+
+_support = {}
+
+
+def namespace_support():
+    """None when namespaces, veth and nftables can be used here, else why not (cached)."""
+    if "reason" in _support:
+        return _support["reason"]
+    reason = None
+    probe = f"pstn{os.getpid()}-probe"
+    if os.geteuid() != 0:
+        reason = "network namespaces need root"
+    elif shutil.which("ip") is None:
+        reason = "ip (iproute2) not installed"
+    elif shutil.which("nft") is None:
+        reason = "nft not found on PATH (scripts/deps.sh installs nftables)"
+    else:
+        made = subprocess.run(["ip", "netns", "add", probe], capture_output=True, text=True,
+                              timeout=30, stdin=subprocess.DEVNULL)
+        if made.returncode != 0:
+            reason = f"ip netns add is not permitted here: {made.stderr.strip()}"
+        else:
+            try:
+                nft = subprocess.run(["ip", "netns", "exec", probe, "nft", "add", "table", "inet", "probe"],
+                                     capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
+                if nft.returncode != 0:
+                    reason = f"nftables is not usable in a network namespace: {nft.stderr.strip()}"
+            finally:
+                subprocess.run(["ip", "netns", "del", probe], capture_output=True, timeout=30,
+                               stdin=subprocess.DEVNULL)
+    _support["reason"] = reason
+    return reason
+
+
+def records_for(client):
+    """RECORDS numbered lines of 1 to ~4 KiB, each with the CRC-32 of its body."""
+    out = []
+    for i in range(RECORDS):
+        body = (f"client {client} record {i} " * (1 + (i * 37) % 150)).encode()
+        out.append(b"%06d %08x %s\n" % (i, zlib.crc32(body), body))
+    return out
+
+
+class NsProcess:
+    """One postern process inside a namespace, logging to dir/name.log."""
+
+    def __init__(self, name, namespace, config, defines, directory, env):
+        self.name, self.namespace = name, namespace
+        self.log_path = directory / f"{name}.log"
+        cmd = [str(TOPOLOGY), "exec", namespace, str(postern_bin()), "-c", str(CONFIGS / config)]
+        for key, value in defines.items():
+            cmd += ["-D", f"{key}={value}"]
+        self.command = cmd
+        with open(self.log_path, "wb") as log:
+            self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
+                                         stdin=subprocess.DEVNULL, env=env)
+
+    def log(self):
+        try:
+            return self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def wait_log(self, pattern, timeout):
+        """The first log line matching pattern (str: contained; or a regex) within timeout s,
+        None if none (or the process exited first)."""
+        match = pattern.search if isinstance(pattern, re.Pattern) else (lambda line: pattern in line)
+        deadline = time.monotonic() + timeout
+        while True:
+            text = self.log()
+            for line in text[:text.rfind("\n") + 1].splitlines():
+                if match(line):
+                    return line
+            if self.proc.poll() is not None or time.monotonic() >= deadline:
+                return None
+            time.sleep(0.02)
+
+    def stop(self):
+        """SIGTERM by PID, wait; SIGKILL after STOP_TIMEOUT_S. Returns the problems seen."""
+        problems = []
+        if self.proc.poll() is not None:
+            problems.append(f"{self.name} exited by itself with status {self.proc.returncode}")
+        else:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(STOP_TIMEOUT_S)
+                if not self.log().rstrip().endswith(" main stopped"):
+                    problems.append(f"{self.name}: no clean stop after SIGTERM")
+            except subprocess.TimeoutExpired:
+                problems.append(f"{self.name} still ran {STOP_TIMEOUT_S:.0f} s after SIGTERM; killed")
+                self.proc.kill()
+                self.proc.wait(STOP_TIMEOUT_S)
+        if any(marker in self.log() for marker in SANITIZER_MARKERS):
+            problems.append(f"{self.name} wrote a sanitizer report")
+        return problems
+
+
+class ReverseNetns(unittest.TestCase):
+    """setUp brings up the namespaces and the three processes; cleanups undo it, in reverse."""
+
+    def setUp(self):
+        reason = namespace_support()
+        if reason:
+            self.skipTest(reason)
+        if not TOPOLOGY.is_file():
+            self.skipTest(f"{TOPOLOGY} missing")
+        self.pki = require_test_pki()
+        self.gateway_log_excerpt = None
+        self.processes = []
+        self.prefix = f"pstn{os.getpid()}"
+        self.env = dict(os.environ, NETNS_PREFIX=self.prefix, POSTERN_LOG_LEVEL="debug")
+        self.dir = Path(tempfile.mkdtemp(prefix="postern-reverse-netns-"))
+        self.addCleanup(shutil.rmtree, self.dir, ignore_errors=True)
+        # Registered before `up`: down removes whatever a failed up left.
+        self.addCleanup(self.topology, "down")
+        self.topology("up")
+        self.addCleanup(self.stop_processes)
+
+        self.backend = self.start("backend", "internal", "backend.xml", {"pki.dir": self.pki})
+        self.dmz = self.start("dmz1", "dmz", "dmz1.xml", {
+            "pki.dir": self.pki,
+            "gateway.ip.address": DMZ_FRONT_IP,
+            "dmz.cluster.frontplane.hostname": DMZ_FRONT_IP,
+            "dmz.cluster.backplane.hostname": DMZ_BACK_IP,
+        })
+        self.internal = self.start("internal1", "internal", "internal1.xml", {
+            "pki.dir": self.pki,
+            "dmz.cluster.backplane.hostname": HOST,     # the DMZ's name, as its certificate says
+            "backend.address": "127.0.3.1:3101",
+        })
+        self.assertIsNotNone(self.dmz.wait_log(PARKED, PARK_TIMEOUT_S),
+                             f"dmz1: no reverse link parked within {PARK_TIMEOUT_S:.0f} s\n"
+                             + self.dmz.log()[-6000:] + "\n==== internal1 ====\n" + self.internal.log()[-6000:])
+        status = self.ns_python("client", WAIT_SERVED_CODE, self.pki / "ca.pem", HOST, PORT, "/app1",
+                                REPO / "tests" / "scenario", BALANCER_TRIES)
+        self.assertEqual(status, "101", f"the balancer never offered the ready member: last answer {status}")
+
+    # ---- helpers ----
+
+    def topology(self, command):
+        done = subprocess.run([str(TOPOLOGY), command], capture_output=True, text=True, timeout=60,
+                              env=self.env, stdin=subprocess.DEVNULL)
+        if done.returncode != 0:
+            raise AssertionError(f"{TOPOLOGY.name} {command} failed with status {done.returncode}\n"
+                                 f"{done.stdout}{done.stderr}")
+
+    def start(self, name, namespace, config, defines):
+        p = NsProcess(name, namespace, config, defines, self.dir, self.env)
+        self.processes.append(p)
+        if p.wait_log("postern ready", READY_TIMEOUT_S) is None:
+            raise AssertionError(f"{name} not ready within {READY_TIMEOUT_S:.0f} s (status "
+                                 f"{p.proc.poll()})\ncommand: {' '.join(p.command)}\n{p.log()[-6000:]}")
+        return p
+
+    def stop_processes(self):
+        problems = []
+        for p in reversed(self.processes):
+            problems += p.stop()
+        self.gateway_log_excerpt = "\n".join(f"==== {p.name}.log ====\n{p.log()[-6000:]}"
+                                             for p in self.processes)
+        if problems:
+            self.fail("\n".join(problems))
+
+    def ns_python(self, namespace, code, *args, stdin=None, timeout=CLIENT_TIMEOUT_S):
+        """Runs /usr/bin/python3 -c code args in namespace; returns its stripped stdout."""
+        done = subprocess.run([str(TOPOLOGY), "exec", namespace, "/usr/bin/python3", "-c", code, *map(str, args)],
+                              input=stdin, capture_output=True, timeout=timeout, env=self.env)
+        self.assertEqual(done.returncode, 0, f"python in {namespace} failed: {done.stderr.decode(errors='replace')}")
+        return done.stdout.decode().strip()
+
+    def connect_from(self, namespace, address, port):
+        return self.ns_python(namespace, CONNECT_CODE, address, port, CONNECT_PROBE_S)
+
+    def dropped_count(self):
+        """Packets the internal namespace's new-inbound rule has dropped."""
+        done = subprocess.run([str(TOPOLOGY), "exec", "internal", "nft", "list", "chain", "inet",
+                               "postern_guard", "input"], capture_output=True, text=True, timeout=30,
+                              env=self.env, stdin=subprocess.DEVNULL)
+        self.assertEqual(done.returncode, 0, done.stderr)
+        found = re.search(r"ct state new counter packets (\d+) bytes \d+ drop", done.stdout)
+        self.assertIsNotNone(found, f"no new-inbound drop rule in the internal namespace:\n{done.stdout}")
+        return int(found.group(1))
+
+    def tcp_peers(self, namespace):
+        """(local, peer) address:port pairs of the established TCP connections in namespace."""
+        done = subprocess.run([str(TOPOLOGY), "exec", namespace, "ss", "-Htn", "state", "established"],
+                              capture_output=True, text=True, timeout=30, env=self.env, stdin=subprocess.DEVNULL)
+        self.assertEqual(done.returncode, 0, done.stderr)
+        return [tuple(line.split()[-2:]) for line in done.stdout.splitlines() if line.strip()]
+
+    def serve_clients(self, count):
+        """count clients at once in the client namespace, through the balancer: asserts 101 and
+        every record echoed intact and in order."""
+        sent = {c: records_for(c) for c in range(count)}
+        clients = {c: subprocess.Popen([str(TOPOLOGY), "exec", "client", "/usr/bin/python3", "-c", CLIENT_CODE,
+                                        str(self.pki / "ca.pem"), HOST, str(PORT), "/app1",
+                                        str(REPO / "tests" / "scenario")],
+                                       stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                       env=self.env)
+                   for c in sent}
+        results = {}
+        try:
+            for c, proc in clients.items():
+                out, err = proc.communicate(b"".join(sent[c]), timeout=CLIENT_TIMEOUT_S)
+                self.assertEqual(proc.returncode, 0, f"client {c} failed: {err.decode(errors='replace')}")
+                results[c] = json.loads(out.decode().strip().splitlines()[-1])
+        finally:
+            for proc in clients.values():
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait(STOP_TIMEOUT_S)
+        for c, result in results.items():
+            self.assertEqual(result["status"], 101, f"client {c}: upgrade not accepted: {result}")
+            self.assertNotIn("error", result, f"client {c}: {result.get('error')}")
+            echo = base64.b64decode(result["echo"])
+            expected = b"".join(sent[c])
+            self.assertEqual(len(echo), len(expected), f"client {c}: {len(echo)} bytes echoed of {len(expected)}")
+            lines = echo.splitlines(keepends=True)
+            self.assertEqual(len(lines), RECORDS, f"client {c}: records echoed")
+            for i, (got, want) in enumerate(zip(lines, sent[c])):
+                self.assertEqual(got, want, f"client {c}: record {i} differs")
+
+    # ---- tests ----
+
+    def test_clients_served_through_firewall(self):
+        """Clients in the client namespace are echoed through DMZ, reverse link and backend."""
+        self.serve_clients(CLIENTS)
+        # The internal gateway knows each client by its own address, from the second BIND reply.
+        # setUp's readiness probe claimed one link before them (a 503 claims none); the claim is
+        # logged on the internal side, possibly a moment after the client's echo.
+        pattern = re.compile(r"reverse link for \S+ claimed by client (\S+)")
+        for _ in range(100):
+            claimed = pattern.findall(self.internal.log())
+            if len(claimed) >= 1 + CLIENTS:
+                break
+            time.sleep(0.02)
+        self.assertEqual(len(claimed), 1 + CLIENTS, f"links claimed in internal1.log: {claimed}")
+        for peer in claimed:
+            self.assertTrue(peer.startswith(f"{CLIENT_IP}:"), f"internal1 named the client {peer}, not {CLIENT_IP}")
+
+    def test_nothing_dials_into_internal(self):
+        """With links parked, a new connection into the internal namespace is dropped."""
+        self.assertIsNotNone(self.internal.wait_log("reverse links to socks+ssl://gateway.example.com:1443", 1),
+                             "internal1 logged no parked reverse links")
+        listener = subprocess.Popen([str(TOPOLOGY), "exec", "internal", "/usr/bin/python3", "-c", LISTEN_CODE,
+                                     INTERNAL_IP, str(PROBE_PORT)],
+                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=self.env)
+        try:
+            self.assertEqual(listener.stdout.readline().strip(), b"listening", "probe listener did not start")
+            # The listener is real: inside its own namespace it accepts.
+            self.assertEqual(self.connect_from("internal", INTERNAL_IP, PROBE_PORT), "connected")
+            dropped = self.dropped_count()
+            # From the DMZ it is not even refused: the SYN is dropped and the connect times out.
+            self.assertEqual(self.connect_from("dmz", INTERNAL_IP, PROBE_PORT), "timeout",
+                             "a connection from the DMZ into the internal namespace was not dropped")
+            self.assertGreater(self.dropped_count(), dropped, "the nftables drop counter did not move")
+            # Nor can the DMZ open the backplane's other direction (the internal side's port 1443).
+            self.assertEqual(self.connect_from("dmz", INTERNAL_IP, BACKPLANE_PORT), "timeout")
+            # The client network has no route into the internal network at all.
+            self.assertEqual(self.connect_from("client", INTERNAL_IP, PROBE_PORT), "unreachable")
+        finally:
+            listener.stdin.close()
+            try:
+                listener.wait(STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                listener.kill()
+                listener.wait(STOP_TIMEOUT_S)
+            listener.stdout.close()
+        # Every DMZ ↔ internal connection is one the internal side dialed to the backplane port.
+        links = [(local, peer) for local, peer in self.tcp_peers("dmz") if peer.startswith(f"{INTERNAL_IP}:")]
+        self.assertGreaterEqual(len(links), 1, "no reverse link between DMZ and internal namespaces")
+        for local, peer in links:
+            self.assertEqual(local, f"{DMZ_BACK_IP}:{BACKPLANE_PORT}", f"a DMZ connection {local} → {peer} "
+                             "is not on the backplane port: the DMZ dialed it")
+        for local, peer in self.tcp_peers("internal"):
+            if peer.startswith("10.231."):
+                self.assertEqual(peer, f"{DMZ_BACK_IP}:{BACKPLANE_PORT}",
+                                 f"an internal connection {local} ← {peer} was not dialed to the backplane")
+        # And a client is still served after the probes.
+        self.serve_clients(1)
+
+
+if __name__ == "__main__":
+    unittest.main()
