@@ -187,7 +187,14 @@ class ClusterGossip(unittest.TestCase):
 
     def test_balancer_spreads_300_clients_over_three_members(self):
         addresses = ["127.0.38.1", "127.0.38.2", "127.0.38.3"]
-        ids = [identity(a, 5938) for a in addresses]
+        self.spread_300_clients(addresses, 5938, lambda ids: ["udp://239.255.38.1:5938"])
+
+    def test_balancer_spreads_300_clients_over_three_members_with_seeds(self):
+        addresses = ["127.0.33.1", "127.0.33.2", "127.0.33.3"]
+        self.spread_300_clients(addresses, 5933, lambda ids: [ids[0]])
+
+    def spread_300_clients(self, addresses, cluster_port, connects_of):
+        ids = [identity(a, cluster_port) for a in addresses]
         balance_uri = f"ws://balance.example:{WS_PORT}/app"
         members = []
         for a, i in zip(addresses, ids):
@@ -196,7 +203,7 @@ class ClusterGossip(unittest.TestCase):
             echo = service_xml(f"Echo {a}", f"ws://{a}:{WS_PORT}/app", accept_options=bind)
             echo = echo.replace("    <type>", f"    <balance>{balance_uri}</balance>\n    <type>", 1)
             members.append(self.start(gateway_xml(balancer, echo,
-                                                  cluster_xml("gossip-38", i, ["udp://239.255.38.1:5938"]))))
+                                                  cluster_xml(f"gossip-{cluster_port}", i, connects_of(ids)))))
         self.assert_all_see_each_other(members, ids)
         time.sleep(0.5)  # every member has gossiped its balance entry at least twice since
         clients = []
