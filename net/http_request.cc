@@ -4,6 +4,8 @@
 #include <cassert>
 #include <cstring>
 
+#include "net/http_syntax.h"
+
 // Grammar followed (RFC 9112 §2-§5, RFC 9110 §5), and where postern is stricter than "MAY":
 // - One empty line (CRLF) before the request-line is ignored (§2.2); a second one is refused.
 // - Every line ends in CRLF; a bare LF or a CR not followed by LF is refused (no "lenient" LF).
@@ -29,23 +31,26 @@
 namespace postern::net {
 namespace {
 
-enum char_class : std::uint8_t {
-  tchar = 1,         // RFC 9110 §5.6.2 token characters
-  target_char = 2,   // request-target bytes accepted (see the note above)
-  value_char = 4,    // field-value bytes: HTAB, SP, VCHAR, obs-text
-  host_char = 8,     // uri-host [":" port]: unreserved, sub-delims, '%', ':', '[', ']'
+using http_syntax::iequals;
+using http_syntax::is;
+using http_syntax::is_ows;
+using http_syntax::tchar;
+using http_syntax::trim_ows;
+using http_syntax::value_char;
+
+// The character classes only the request parser needs (tchar and value_char, shared with the
+// response parser, are http_syntax's); is() is overloaded on the class's enum type.
+enum request_char_class : std::uint8_t {
+  target_char = 1,  // request-target bytes accepted (see the note above)
+  host_char = 2,    // uri-host [":" port]: unreserved, sub-delims, '%', ':', '[', ']'
 };
 
-constexpr std::array<std::uint8_t, 256> make_char_table() {
+constexpr std::array<std::uint8_t, 256> make_request_char_table() {
   std::array<std::uint8_t, 256> table{};
   for (int c = 0; c < 256; ++c) {
     std::uint8_t bits = 0;
     const bool alnum = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-    if (alnum || std::string_view("!#$%&'*+-.^_`|~").find(char(c)) != std::string_view::npos) {
-      bits |= tchar;
-    }
     if (c > 0x20 && c < 0x7F && c != '#') bits |= target_char;
-    if (c == '\t' || (c >= 0x20 && c != 0x7F)) bits |= value_char;
     if (alnum || std::string_view("-._~!$&'()*+,;=%:[]").find(char(c)) != std::string_view::npos) {
       bits |= host_char;
     }
@@ -53,28 +58,10 @@ constexpr std::array<std::uint8_t, 256> make_char_table() {
   }
   return table;
 }
-constexpr std::array<std::uint8_t, 256> char_table = make_char_table();
+constexpr std::array<std::uint8_t, 256> request_char_table = make_request_char_table();
 
-constexpr bool is(char c, char_class cls) noexcept {
-  return (char_table[static_cast<unsigned char>(c)] & cls) != 0;
-}
-
-constexpr char to_lower(char c) noexcept { return c >= 'A' && c <= 'Z' ? char(c - 'A' + 'a') : c; }
-
-bool iequals(std::string_view a, std::string_view b) noexcept {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (to_lower(a[i]) != to_lower(b[i])) return false;
-  }
-  return true;
-}
-
-constexpr bool is_ows(char c) noexcept { return c == ' ' || c == '\t'; }
-
-std::string_view trim_ows(std::string_view text) noexcept {
-  while (!text.empty() && is_ows(text.front())) text.remove_prefix(1);
-  while (!text.empty() && is_ows(text.back())) text.remove_suffix(1);
-  return text;
+constexpr bool is(char c, request_char_class cls) noexcept {
+  return (request_char_table[static_cast<unsigned char>(c)] & cls) != 0;
 }
 
 // The last element of a comma-separated list, trimmed (empty elements are skipped).
@@ -302,25 +289,11 @@ http_parse_result http_request_parser::finish(std::span<const char> buffered,
 }
 
 const http_header* http_request_head::find(std::string_view name) const noexcept {
-  for (std::size_t i = 0; i < header_count; ++i) {
-    if (iequals(headers[i].name, name)) return &headers[i];
-  }
-  return nullptr;
+  return http_syntax::find_field(std::span(headers.data(), header_count), name);
 }
 
 bool http_request_head::has_token(std::string_view name, std::string_view token) const noexcept {
-  for (std::size_t i = 0; i < header_count; ++i) {
-    if (!iequals(headers[i].name, name)) continue;
-    std::string_view list = headers[i].value;
-    while (true) {
-      const std::size_t comma = list.find(',');
-      const std::string_view element = trim_ows(list.substr(0, comma));
-      if (!element.empty() && iequals(element, token)) return true;
-      if (comma == std::string_view::npos) break;
-      list.remove_prefix(comma + 1);
-    }
-  }
-  return false;
+  return http_syntax::has_field_token(std::span(headers.data(), header_count), name, token);
 }
 
 std::string_view http_request_head::path() const noexcept {

@@ -33,7 +33,7 @@ struct http_request_head {
   std::size_t header_count = 0;
   std::array<http_header, max_headers> headers{};
 
-  // First field named name (ASCII case-insensitive), or an empty view with found == false.
+  // First field named name (ASCII case-insensitive), or nullptr.
   const http_header* find(std::string_view name) const noexcept;
   // True when a comma-separated field named name contains token (case-insensitive), as
   // "Connection: keep-alive, Upgrade" contains "upgrade".

@@ -1,8 +1,9 @@
 // http_syntax: the small pieces of RFC 9110 field syntax that more than one HTTP/1.1 parser
 // needs (character classes, case-insensitive names, comma lists). Inline and pure: no
 // allocation, no state, so a header-only use keeps a parser's fuzz target free of other .cc
-// files. net/http_response.cc uses it; net/http_request.cc still has its own copies of the
-// same rules (the same tables and results, so both parsers agree on every byte).
+// files. net/http_request.cc and net/http_response.cc both use it, so the two parsers agree
+// on every token and field-value byte; classes only one parser needs (the request-target's and
+// Host's characters) stay in that parser's .cc.
 #pragma once
 
 #include <array>
