@@ -1,8 +1,7 @@
 // Datagram tests: the send queue on its own, then datagram sockets on both back ends
-// (io_uring, then epoll; the io_uring instance skips with the probe's reason where io_uring
-// cannot run): UDP over 127.0.0.x, unicast and multicast, and AF_UNIX datagram sockets where a
-// send must wait for room. Each loop run has a deadline timer that stops it and fails the test,
-// and a watchdog thread aborts the program should the loop's timers themselves fail.
+// (io_uring, then epoll, through the both_backends fixture with its loop deadlines and
+// watchdog): UDP over 127.0.0.x, unicast and multicast, and AF_UNIX datagram sockets where a
+// send must wait for room.
 #include "core/datagram.h"
 
 #include <arpa/inet.h>
@@ -12,21 +11,17 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include <chrono>
-#include <condition_variable>
 #include <cstddef>
-#include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <fstream>
 #include <functional>
-#include <mutex>
 #include <random>
 #include <set>
 #include <string>
-#include <thread>
 #include <vector>
+
+#include "tests/unit/both_backends.h"
 
 namespace postern::core {
 namespace {
@@ -184,29 +179,6 @@ TEST(datagram_queue, matches_a_model_through_many_wraps) {
 // ---------------------------------------------------------------------------------------------
 // datagram_socket on both back ends
 
-// Aborts the test program if it is still alive after `seconds` (a hung loop cannot fail).
-class watchdog {
- public:
-  explicit watchdog(int seconds) : _thread([this, seconds] {
-      std::unique_lock lock(_mutex);
-      if (!_done_cv.wait_for(lock, std::chrono::seconds(seconds), [this] { return _done; })) {
-        std::fprintf(stderr, "datagram_test: a loop ran past its watchdog; aborting\n");
-        std::abort();
-      }
-    }) {}
-  ~watchdog() {
-    { std::lock_guard lock(_mutex); _done = true; }
-    _done_cv.notify_one();
-    _thread.join();
-  }
-
- private:
-  std::mutex _mutex;
-  std::condition_variable _done_cv;
-  bool _done = false;
-  std::thread _thread;
-};
-
 // A socket owner that records every event; hooks let a test act on them.
 struct peer final : datagram_handler {
   peer(reactor& r, unique_fd fd, const datagram_options& options = {}) : d(r, std::move(fd), *this, options) {}
@@ -244,15 +216,9 @@ struct peer final : datagram_handler {
   datagram_socket d;
 };
 
-class datagram_test : public ::testing::TestWithParam<backend_kind> {
+class datagram_test : public test::both_backends_test {
  protected:
-  void SetUp() override {
-    std::string reason;
-    if (GetParam() == backend_kind::io_uring && !reactor::io_uring_available(reason))
-      GTEST_SKIP() << "io_uring cannot run here: " << reason;
-    r = std::make_unique<reactor>(0, reactor_options{.backend = GetParam()});
-    ASSERT_EQ(r->backend(), GetParam());
-  }
+  datagram_test() : both_backends_test(5000) {}
 
   // Closes every peer a test left open, also after a failed assertion, and checks that each
   // peer saw on_closed exactly once.
@@ -270,35 +236,6 @@ class datagram_test : public ::testing::TestWithParam<backend_kind> {
     run_idle(10);
     for (auto& p : _peers) EXPECT_EQ(p->closed, 1);
     _peers.clear();
-  }
-
-  // Runs the loop until something calls stop(); false (a failed test) when the deadline came first.
-  bool run(std::uint64_t deadline_ms = 5000) {
-    bool expired = false;
-    timer deadline([&] { expired = true; r->stop(); });
-    r->arm_timer(deadline, deadline_ms);
-    watchdog dog(static_cast<int>(deadline_ms / 1000) + 30);
-    r->run();
-    EXPECT_FALSE(expired) << "the loop ran into its " << deadline_ms << " ms deadline";
-    return !expired;
-  }
-
-  bool run_until(std::function<bool()> done, std::uint64_t deadline_ms = 5000) {
-    timer poll([&] {
-      if (done())
-        r->stop();
-      else
-        r->arm_timer(poll, 1);
-    });
-    r->arm_timer(poll, 0);
-    return run(deadline_ms);
-  }
-
-  // Runs the loop for about ms (for "nothing more happens" checks).
-  void run_idle(std::uint64_t ms) {
-    timer stop_timer([&] { r->stop(); });
-    r->arm_timer(stop_timer, ms);
-    run(ms + 5000);
   }
 
   // A socket bound to ip:port (port 0: any), receiving; the fixture owns it and closes it at
@@ -359,8 +296,7 @@ class datagram_test : public ::testing::TestWithParam<backend_kind> {
     return link;
   }
 
-  std::unique_ptr<reactor> r;
-  std::vector<std::unique_ptr<peer>> _peers;  // destroyed before the reactor
+  std::vector<std::unique_ptr<peer>> _peers;  // destroyed before the reactor (a base member)
 };
 
 TEST_P(datagram_test, two_sockets_exchange_exact_bytes_and_sender_addresses) {
@@ -657,11 +593,7 @@ TEST_P(datagram_test, multicast_members_on_loopback_addresses_hear_each_other) {
   EXPECT_EQ(other->senders, std::vector<std::string>{"127.0.0.3:" + std::to_string(port)});
 }
 
-INSTANTIATE_TEST_SUITE_P(backends, datagram_test,
-                         ::testing::Values(backend_kind::io_uring, backend_kind::epoll),
-                         [](const ::testing::TestParamInfo<backend_kind>& info) {
-                           return std::string(to_string(info.param));
-                         });
+INSTANTIATE_TEST_SUITE_P(backends, datagram_test, test::both_backend_kinds(), test::backend_name);
 
 }  // namespace
 }  // namespace postern::core

@@ -1,7 +1,6 @@
-// Reactor tests. Every test runs on both back ends (io_uring, then epoll); the io_uring instance
-// skips, with the probe's reason, where io_uring cannot run. Sockets are loopback TCP on
-// ephemeral ports or socketpair(). Each loop run has a deadline timer that stops it and fails
-// the test, and a watchdog thread aborts the program should the loop's timers themselves fail.
+// Reactor tests. Every test runs on both back ends (io_uring, then epoll) through the
+// both_backends fixture, with its loop deadlines and watchdog. Sockets are loopback TCP on
+// ephemeral ports or socketpair().
 #include "core/reactor.h"
 
 #include <arpa/inet.h>
@@ -11,43 +10,17 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <chrono>
-#include <condition_variable>
-#include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "tests/unit/both_backends.h"
+
 namespace postern::core {
 namespace {
-
-// Aborts the test program if it is still alive after `seconds` (a hung loop cannot fail).
-class watchdog {
- public:
-  explicit watchdog(int seconds) : _thread([this, seconds] {
-      std::unique_lock lock(_mutex);
-      if (!_done_cv.wait_for(lock, std::chrono::seconds(seconds), [this] { return _done; })) {
-        std::fprintf(stderr, "reactor_test: a loop ran past its watchdog; aborting\n");
-        std::abort();
-      }
-    }) {}
-  ~watchdog() {
-    { std::lock_guard lock(_mutex); _done = true; }
-    _done_cv.notify_one();
-    _thread.join();
-  }
-
- private:
-  std::mutex _mutex;
-  std::condition_variable _done_cv;
-  bool _done = false;
-  std::thread _thread;
-};
 
 std::string pattern(std::size_t size, unsigned seed = 0) {
   std::string out(size, '\0');
@@ -137,45 +110,9 @@ struct echo_server final : listener_handler {
   listener l;
 };
 
-class reactor_test : public ::testing::TestWithParam<backend_kind> {
+class reactor_test : public test::both_backends_test {
  protected:
-  void SetUp() override {
-    std::string reason;
-    if (GetParam() == backend_kind::io_uring && !reactor::io_uring_available(reason))
-      GTEST_SKIP() << "io_uring cannot run here: " << reason;
-    r = std::make_unique<reactor>(0, reactor_options{.backend = GetParam()});
-    ASSERT_EQ(r->backend(), GetParam());
-  }
-
-  // Runs the loop until something calls stop(); false (a failed test) when the deadline came first.
-  bool run(std::uint64_t deadline_ms = 5000) {
-    bool expired = false;
-    timer deadline([&] { expired = true; r->stop(); });
-    r->arm_timer(deadline, deadline_ms);
-    watchdog dog(static_cast<int>(deadline_ms / 1000) + 30);
-    r->run();
-    EXPECT_FALSE(expired) << "the loop ran into its " << deadline_ms << " ms deadline";
-    return !expired;
-  }
-
-  // Runs the loop until done() holds (checked every tick).
-  bool run_until(std::function<bool()> done, std::uint64_t deadline_ms = 5000) {
-    timer poll([&] {
-      if (done())
-        r->stop();
-      else
-        r->arm_timer(poll, 1);
-    });
-    r->arm_timer(poll, 0);
-    return run(deadline_ms);
-  }
-
-  // Runs the loop for about ms, then stops it (for "nothing more happens" checks).
-  void run_idle(std::uint64_t ms) {
-    timer stop_timer([&] { r->stop(); });
-    r->arm_timer(stop_timer, ms);
-    run(ms + 5000);
-  }
+  reactor_test() : both_backends_test(5000) {}
 
   // Closes the streams and the server, and runs until every on_closed has come.
   void close_all(std::vector<recorder*> streams, echo_server* server = nullptr) {
@@ -201,8 +138,6 @@ class reactor_test : public ::testing::TestWithParam<backend_kind> {
     sockaddr_in at = loopback(port_of(fd->get()));
     return {std::move(*fd), at};
   }
-
-  std::unique_ptr<reactor> r;
 };
 
 TEST_P(reactor_test, echoes_one_mebibyte_byte_identical) {
@@ -505,11 +440,7 @@ TEST_P(reactor_test, defer_runs_after_the_callback_in_order_on_the_loop_thread) 
   EXPECT_EQ(order, (std::vector<std::string>{"callback", "a", "b", "c"}));
 }
 
-INSTANTIATE_TEST_SUITE_P(backends, reactor_test,
-                         ::testing::Values(backend_kind::io_uring, backend_kind::epoll),
-                         [](const ::testing::TestParamInfo<backend_kind>& info) {
-                           return std::string(to_string(info.param));
-                         });
+INSTANTIATE_TEST_SUITE_P(backends, reactor_test, test::both_backend_kinds(), test::backend_name);
 
 }  // namespace
 }  // namespace postern::core

@@ -1,7 +1,6 @@
 // tcp_transport and tls_transport tests over loopback TCP, on both reactor back ends (io_uring,
-// then epoll; io_uring skips with the probe's reason where it cannot run), as in reactor_test.
-// Every loop run has a deadline timer that stops it and fails the test, and a watchdog thread
-// aborts the program should the loop's timers themselves fail.
+// then epoll) through the both_backends fixture, with its loop deadlines (10 s by default
+// here) and watchdog.
 #include "net/tls_transport.h"
 
 #include <arpa/inet.h>
@@ -10,49 +9,20 @@
 #include <sys/socket.h>
 
 #include <cerrno>
-#include <chrono>
-#include <condition_variable>
-#include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "net/tcp_transport.h"
+#include "tests/unit/both_backends.h"
 #include "tests/unit/test_pki.h"
 
 namespace postern::net {
 namespace {
 
-using core::backend_kind;
 using test::test_pki_file;
-
-// Aborts the test program if it is still alive after `seconds` (a hung loop cannot fail).
-class watchdog {
- public:
-  explicit watchdog(int seconds) : _thread([this, seconds] {
-      std::unique_lock lock(_mutex);
-      if (!_done_cv.wait_for(lock, std::chrono::seconds(seconds), [this] { return _done; })) {
-        std::fprintf(stderr, "tls_transport_test: a loop ran past its watchdog; aborting\n");
-        std::abort();
-      }
-    }) {}
-  ~watchdog() {
-    { std::lock_guard lock(_mutex); _done = true; }
-    _done_cv.notify_one();
-    _thread.join();
-  }
-
- private:
-  std::mutex _mutex;
-  std::condition_variable _done_cv;
-  bool _done = false;
-  std::thread _thread;
-};
 
 std::string pattern(std::size_t size, unsigned seed = 0) {
   std::string out(size, '\0');
@@ -143,14 +113,13 @@ struct server final : core::listener_handler {
   core::listener l;
 };
 
-class transport_test : public ::testing::TestWithParam<backend_kind> {
+class transport_test : public test::both_backends_test {
  protected:
+  transport_test() : both_backends_test(10000) {}
+
   void SetUp() override {
-    std::string reason;
-    if (GetParam() == backend_kind::io_uring && !core::reactor::io_uring_available(reason))
-      GTEST_SKIP() << "io_uring cannot run here: " << reason;
-    r = std::make_unique<core::reactor>(0, core::reactor_options{.backend = GetParam()});
-    ASSERT_EQ(r->backend(), GetParam());
+    both_backends_test::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
     tls_settings s;
     s.side = tls_settings::side_kind::server;
     s.identity_file = test_pki_file("server.pem");
@@ -159,35 +128,6 @@ class transport_test : public ::testing::TestWithParam<backend_kind> {
     c.side = tls_settings::side_kind::client;
     c.trust_file = test_pki_file("ca.pem");
     client_tls = std::make_unique<tls_context>(tls_context::make(c));
-  }
-
-  // Runs the loop until something calls stop(); false (a failed test) when the deadline came first.
-  bool run(std::uint64_t deadline_ms = 10000) {
-    bool expired = false;
-    core::timer deadline([&] { expired = true; r->stop(); });
-    r->arm_timer(deadline, deadline_ms);
-    watchdog dog(static_cast<int>(deadline_ms / 1000) + 30);
-    r->run();
-    EXPECT_FALSE(expired) << "the loop ran into its " << deadline_ms << " ms deadline";
-    return !expired;
-  }
-
-  bool run_until(std::function<bool()> done, std::uint64_t deadline_ms = 10000) {
-    core::timer poll([&] {
-      if (done())
-        r->stop();
-      else
-        r->arm_timer(poll, 1);
-    });
-    r->arm_timer(poll, 0);
-    return run(deadline_ms);
-  }
-
-  // Runs the loop for about ms (for "nothing more happens" checks).
-  void run_idle(std::uint64_t ms) {
-    core::timer stop_timer([&] { r->stop(); });
-    r->arm_timer(stop_timer, ms);
-    run(ms + 10000);
   }
 
   std::unique_ptr<server> listen(const tls_context* tls, bool echo, bool silent = false) {
@@ -229,7 +169,6 @@ class transport_test : public ::testing::TestWithParam<backend_kind> {
     }));
   }
 
-  std::unique_ptr<core::reactor> r;
   std::unique_ptr<tls_context> server_tls, client_tls;
   socket_address at;
 };
@@ -467,10 +406,7 @@ TEST_P(transport_test, tcp_connect_refused) {
   close_all({client.get()}, nullptr);
 }
 
-INSTANTIATE_TEST_SUITE_P(backends, transport_test, ::testing::Values(backend_kind::io_uring, backend_kind::epoll),
-                         [](const ::testing::TestParamInfo<backend_kind>& info) {
-                           return std::string(core::to_string(info.param));
-                         });
+INSTANTIATE_TEST_SUITE_P(backends, transport_test, test::both_backend_kinds(), test::backend_name);
 
 }  // namespace
 }  // namespace postern::net
