@@ -68,7 +68,11 @@ std::string unresolved_message(const property_sources& sources, const std::strin
 
 void substitute(const xml_document& doc, xml_text& text, const property_sources& sources) {
   if (text.value.find('$') == std::string::npos) return;
-  auto expanded = expand_properties(text.value, sources);
+  auto expanded = expand_properties(text.value, sources, max_text_bytes);
+  if (!expanded && expanded.error().too_long)
+    fail(doc, text.position_of(expanded.error().offset),
+         "substituting ${" + expanded.error().name + "} here makes the text longer than " +
+             std::to_string(max_text_bytes / 1024) + " KiB");
   if (!expanded)
     fail(doc, text.position_of(expanded.error().offset), unresolved_message(sources, expanded.error().name));
   text.value = std::move(*expanded);
@@ -90,7 +94,8 @@ std::optional<std::string_view> property_sources::lookup(std::string_view name) 
   return std::nullopt;
 }
 
-std::expected<std::string, expansion_error> expand_properties(std::string_view text, const property_sources& sources) {
+std::expected<std::string, expansion_error> expand_properties(std::string_view text, const property_sources& sources,
+                                                              std::size_t max_bytes) {
   std::string out;
   out.reserve(text.size());
   std::size_t i = 0;
@@ -111,6 +116,8 @@ std::expected<std::string, expansion_error> expand_properties(std::string_view t
         if (run == 1) {
           const auto value = sources.lookup(name);
           if (!value) return std::unexpected(expansion_error{dollar, std::string(name)});
+          if (out.size() + value->size() > max_bytes)
+            return std::unexpected(expansion_error{dollar, std::string(name), true});
           out.append(*value);
         } else {
           out.append(run - 1, '$');  // an escaped reference loses one '$' and stays literal

@@ -34,12 +34,15 @@ struct property_sources {
 };
 
 struct expansion_error {
-  std::size_t offset = 0;  // of the first '$' of the unresolved reference
+  std::size_t offset = 0;  // of the first '$' of the unresolved reference (or the one that overflowed)
   std::string name;
+  bool too_long = false;   // the result would exceed max_bytes (bounded expansion, DESIGN §8)
 };
 
-// text with every reference replaced. Pure.
-std::expected<std::string, expansion_error> expand_properties(std::string_view text, const property_sources& sources);
+// text with every reference replaced, at most max_bytes long (a text node's limit: a reference
+// repeated many times must not turn a small file into gigabytes). Pure.
+std::expected<std::string, expansion_error> expand_properties(std::string_view text, const property_sources& sources,
+                                                              std::size_t max_bytes = 64 * 1024);
 
 // Reads the <properties> children of the root (wherever they stand among its children) and the
 // load options. Refuses a malformed <properties> block, with the position of the fault.

@@ -87,6 +87,32 @@ TEST(ConfigProperties, ExpansionErrorsNameTheReferenceAndItsOffset) {
   EXPECT_EQ(expand_properties("${}", s).error().name, "");
 }
 
+TEST(ConfigProperties, ExpansionIsBounded) {
+  property_sources s;
+  s.file = {{"a", std::string(1000, 'v')}};
+  auto ok = expand_properties("${a}${a}", s, 2000);
+  ASSERT_TRUE(ok.has_value());
+  EXPECT_EQ(ok->size(), 2000u);
+  auto over = expand_properties("${a}${a} ${a}", s, 2000);
+  ASSERT_FALSE(over.has_value());
+  EXPECT_TRUE(over.error().too_long);
+  EXPECT_EQ(over.error().offset, 9u);  // the reference that would cross the limit
+  EXPECT_EQ(over.error().name, "a");
+}
+
+// tests/fuzz/regressions/config_fuzz/property-expansion-unbounded.xml: 9,000 references to a
+// 30,000-byte property in one text expanded to 270 MB; now refused where the text crosses 64 KiB.
+TEST(ConfigProperties, ManyReferencesToALongValueAreRefusedNotExpanded) {
+  std::string refs;
+  for (int i = 0; i < 9000; ++i) refs += "${a}";
+  const std::string text = wrap("  <properties>" + property("a", std::string(30000, 'v')) + "</properties>\n" +
+                                "  <service><name>" + refs +
+                                "</name><accept>ws://localhost:8000/</accept><type>echo</type></service>\n");
+  const std::string error = error_of(text);
+  EXPECT_NE(error.find("t.xml:3:"), std::string::npos) << error;
+  EXPECT_NE(error.find("substituting ${a} here makes the text longer than 64 KiB"), std::string::npos) << error;
+}
+
 TEST(ConfigProperties, Precedence) {
   property_sources s;
   s.defines = {{"x", "D"}, {"blank", ""}, {"hostname", "from-d"}};
