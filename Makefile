@@ -13,7 +13,8 @@
 #   make bench         Google Benchmark micro-benchmarks (and builds build/postern-load)
 #   make load          build/postern-load, the load generator (bench/load/)
 #   make fuzz          build the libFuzzer targets of tests/fuzz (clang++)
-#   make fuzz-smoke    run each fuzz target for FUZZ_SECONDS (part of `make test`)
+#   make fuzz-smoke    run each fuzz target for FUZZ_SECONDS (part of `make test`), starting
+#                      from its committed seeds (tests/fuzz/corpus/<name without _fuzz>/)
 #   make deps          scripts/deps.sh (idempotent)
 #   make clean
 #
@@ -79,8 +80,13 @@ FUZZ_SECONDS ?= 10
 FUZZ_CXX     := clang++
 FUZZ_SRCS    := $(sort $(wildcard tests/fuzz/*_fuzz.cc))
 FUZZ_BINS    := $(FUZZ_SRCS:tests/fuzz/%.cc=build/fuzz/%)
-# Only the parsers without std::expected in their headers: clang 14 cannot use libstdc++ 12's <expected>.
+# Linked into every target. Sources that use std::expected compile too: clang 14 cannot use
+# libstdc++ 12's <expected>, so the fuzz build finds tests/fuzz/compat/expected first (see there).
 FUZZ_LIB     := net/http_request.cc net/http_response.cc net/ws_frame.cc net/utf8.cc net/socks5.cc
+FUZZ_COMPAT  := tests/fuzz/compat/expected
+# Sources only some targets need, per target (FUZZ_LIB_<target>).
+FUZZ_LIB_config_fuzz := $(sort $(wildcard config/*.cc)) net/uri.cc
+FUZZ_LIB_gossip_fuzz := cluster/gossip_codec.cc net/address.cc
 
 .PHONY: all run run-ha test unit scenario bench load deps clean fuzz fuzz-smoke
 all: $(POSTERN)
@@ -138,12 +144,15 @@ scenario: $(POSTERN)
 
 test: unit scenario fuzz-smoke
 
-# libFuzzer needs clang; each target links the pure modules (net/, config/).
-build/fuzz/%: tests/fuzz/%.cc $(FUZZ_LIB) | $(BUILD)/.deps-ok
+# libFuzzer needs clang; each target links the pure modules (net/, config/, cluster/).
+build/fuzz/config_fuzz: $(FUZZ_LIB_config_fuzz)
+build/fuzz/gossip_fuzz: $(FUZZ_LIB_gossip_fuzz)
+build/fuzz/%: tests/fuzz/%.cc $(FUZZ_LIB) $(FUZZ_COMPAT) | $(BUILD)/.deps-ok
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  FUZZ $@")
-	$(Q)$(FUZZ_CXX) -std=c++2b -O1 -g -I. -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-	  $< $(FUZZ_LIB) -o $@ $(PKG_LIBS)
+	$(Q)$(FUZZ_CXX) -std=c++2b -O1 -g -isystem $(dir $(FUZZ_COMPAT)) -I. \
+	  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+	  $< $(FUZZ_LIB) $(FUZZ_LIB_$(@F)) -o $@ $(PKG_LIBS)
 
 fuzz: $(FUZZ_BINS)
 
@@ -151,6 +160,13 @@ fuzz-smoke: $(FUZZ_BINS)
 	$(Q)for f in $(FUZZ_BINS); do \
 	  echo "== fuzz smoke: $$f for $(FUZZ_SECONDS) s"; \
 	  mkdir -p build/fuzz/corpus-$$(basename $$f); \
+	  seeds=tests/fuzz/corpus/$$(basename $$f _fuzz); \
+	  if [ -d $$seeds ]; then cp $$seeds/* build/fuzz/corpus-$$(basename $$f)/; fi; \
+	  regressions=tests/fuzz/regressions/$$(basename $$f); \
+	  if [ -d $$regressions ]; then \
+	    $$f $$regressions/* > build/fuzz/$$(basename $$f)-regressions.log 2>&1 \
+	      || { tail -40 build/fuzz/$$(basename $$f)-regressions.log; exit 1; }; \
+	  fi; \
 	  $$f -max_total_time=$(FUZZ_SECONDS) -max_len=70000 build/fuzz/corpus-$$(basename $$f) \
 	    > build/fuzz/$$(basename $$f).log 2>&1 || { tail -40 build/fuzz/$$(basename $$f).log; exit 1; }; \
 	  tail -1 build/fuzz/$$(basename $$f).log; \
