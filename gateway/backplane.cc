@@ -302,7 +302,13 @@ void backplane::start() {
         _workers[0]->reactor(), std::move(*fd), "backplane " + bp.transport.to_string(),
         [this, plan = &bp](core::unique_fd s) { hand_off(std::move(s), *plan); }));
     _acceptors.back()->start();
-    for (const std::string& uri : bp.logical_uris) _parked.try_emplace(uri, _workers.size(), 0);
+    for (const std::string& uri : bp.logical_uris) {
+      if (_uris.contains(uri)) continue;
+      _uris.emplace(uri, std::make_unique<uri_state>(uri, _workers.size(), [this, uri] {
+                      uri_state& u = *_uris.at(uri);
+                      if (u.total() == 0 && u.ready) publish(u, false);
+                    }));
+    }
     std::string uris;
     for (const std::string& uri : bp.logical_uris) uris += (uris.empty() ? "" : ", ") + uri;
     LOG_INFO("backplane %s listening on %s for %s", bp.transport.to_string().c_str(), bp.address.to_string().c_str(),
@@ -312,6 +318,7 @@ void backplane::start() {
 
 void backplane::stop() {
   for (auto& a : _acceptors) a->close();
+  for (auto& [uri, u] : _uris) _workers[0]->reactor().disarm_timer(u->grace);
 }
 
 void backplane::hand_off(core::unique_fd fd, const backplane_plan& bp) {
@@ -338,17 +345,15 @@ void backplane::on_counts(unsigned reactor, const std::string& uri, int delta_pa
                           bool settled) {
   if (reactor >= _load.size()) return;
   _load[reactor] += delta_parked - delta_waiting - (settled ? 1 : 0);
-  auto it = _parked.find(uri);
-  if (it == _parked.end()) return;
-  long before = 0, after = 0;
-  for (long c : it->second) before += c;
-  it->second[reactor] += delta_parked;
-  for (long c : it->second) after += c;
+  auto it = _uris.find(uri);
+  if (it == _uris.end()) return;
+  uri_state& u = *it->second;
+  u.parked[reactor] += delta_parked;
   // A client waits on a reactor without a link while another reactor has one parked: that one
   // is retired, and its replacement comes to the waiting reactor (hand_off counts waiters).
-  if (delta_waiting > 0 && it->second[reactor] == 0) {
-    auto most = std::ranges::max_element(it->second);
-    const auto holder = static_cast<unsigned>(most - it->second.begin());
+  if (delta_waiting > 0 && u.parked[reactor] == 0) {
+    auto most = std::ranges::max_element(u.parked);
+    const auto holder = static_cast<unsigned>(most - u.parked.begin());
     if (*most > 0) {
       worker* w = _workers[holder];
       if (holder == 0 || !w->reactor().group())
@@ -357,14 +362,33 @@ void backplane::on_counts(unsigned reactor, const std::string& uri, int delta_pa
         w->reactor().group()->post(holder, [w, uri](core::reactor&) { w->links().retire_one(uri); });
     }
   }
-  if ((before > 0) == (after > 0)) return;
+  const long total = u.total();
+  if (total > 0) {
+    _workers[0]->reactor().disarm_timer(u.grace);
+    if (!u.ready) publish(u, true);
+    return;
+  }
+  // None parked: a burst of clients can take every link for the moment it takes the internal
+  // gateway to dial replacements; only a pool that stays empty makes the service not ready.
+  if (u.ready) _workers[0]->reactor().arm_timer(u.grace, not_ready_grace_ms);
+}
+
+long backplane::uri_state::total() const noexcept {
+  long sum = 0;
+  for (long c : parked) sum += c;
+  return sum;
+}
+
+void backplane::publish(uri_state& u, bool ready) {
+  u.ready = ready;
+  const long total = u.total();
   for (const backplane_plan& bp : _workers[0]->rt().backplanes)
     for (const config::service_config* s : bp.services) {
       const proxy_plan* plan = _workers[0]->rt().plan_of(*s);
-      if (!plan || plan->logical_uri != uri) continue;
-      _readiness->report_links(*s, after > 0,
-                               after > 0 ? std::to_string(after) + " reverse link(s) parked for " + uri
-                                         : "no reverse link parked for " + uri);
+      if (!plan || plan->logical_uri != u.uri) continue;
+      _readiness->report_links(*s, ready,
+                               ready ? std::to_string(total) + " reverse link(s) parked for " + u.uri
+                                     : "no reverse link parked for " + u.uri);
     }
 }
 

@@ -8,7 +8,9 @@
 //     socket, before a byte is read, to the reactor with the fewest parked links (clients
 //     waiting count against it), so links spread over the reactors; the pools tell it their
 //     counts by message. It publishes each service's readiness ("at least one parked link") to
-//     the readiness registry, which the cluster gossips.
+//     the readiness registry, which the cluster gossips; a pool emptied by a burst of clients
+//     must stay empty 500 ms before the service is not ready (the internal gateway refills it
+//     at once), so bursts do not make the member flap.
 //
 // A link's life on its reactor: TLS handshake for socks+ssl:// (the internal gateway's
 // certificate checked as verify-client says), then the SOCKS5 greeting and a BIND request whose
@@ -24,6 +26,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -132,7 +135,20 @@ class backplane {
   std::vector<std::unique_ptr<acceptor>> _acceptors;
   // Per reactor: links parked or being set up, minus clients waiting: where the next link goes.
   std::vector<long> _load;
-  std::map<std::string, std::vector<long>, std::less<>> _parked;  // per uri, per reactor
+  struct uri_state {
+    uri_state(std::string u, std::size_t reactors, std::move_only_function<void()> on_grace)
+        : uri(std::move(u)), parked(reactors, 0), grace(std::move(on_grace)) {}
+    std::string uri;
+    std::vector<long> parked;  // per reactor
+    bool ready = false;        // as last told to the readiness registry
+    core::timer grace;         // armed while none is parked and the service is still ready
+    long total() const noexcept;
+  };
+  // How long a pool may stay empty before its services are not ready.
+  static constexpr std::uint64_t not_ready_grace_ms = 500;
+  void publish(uri_state& u, bool ready);
+
+  std::map<std::string, std::unique_ptr<uri_state>, std::less<>> _uris;
   unsigned _next = 0;
 };
 

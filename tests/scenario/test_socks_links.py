@@ -11,6 +11,7 @@ items 1-4), two postern processes and a backend on 127.0.62.x:
   internal gateway does not serve gets reply 2 (not allowed) and a log line.
 - one prepared link serves clients whichever of the DMZ's reactors accepted them (a link parked
   on another reactor is retired and replaced on the client's).
+- a burst of clients that takes every parked link does not make the DMZ member "not ready".
 - an internal gateway whose backend is down keeps no link parked (the DMZ is not ready) until
   the backend answers again.
 - reverse mode with socks.retry.maximum.interval: an internal gateway started before its DMZ
@@ -138,6 +139,25 @@ class SocksLinks(unittest.TestCase):
                 self.assertEqual(client.recv(64), b"client %d" % n, f"client {n}")
                 self.assertLess(time.monotonic() - started, 1.5, f"client {n} waited for a link")
         self.assertNotIn("within socks.timeout", dmz.log_text())
+
+    def test_a_burst_that_takes_every_link_does_not_make_the_member_flap(self):
+        # 200 clients at once against 2 prepared links: the pool is empty for the moments the
+        # internal gateway needs to dial replacements, which must not read as "not ready".
+        dmz_config, internal_config = self.tcp_reverse_configs(prepared=2)
+        dmz = self.start(dmz_config)
+        self.start(internal_config)
+        self.expect_log(dmz, r"service 'DMZ tcp': ready, ", 5)
+        clients = [socket.create_connection((DMZ, 9062), timeout=5) for _ in range(200)]
+        try:
+            for n, c in enumerate(clients):
+                c.sendall(b"burst %d" % n)
+            for n, c in enumerate(clients):
+                self.assertEqual(c.recv(64), b"burst %d" % n)
+        finally:
+            for c in clients:
+                c.close()
+        time.sleep(0.7)  # past the 500 ms grace
+        self.assertNotIn("not ready", dmz.log_text())
 
     def test_no_link_is_parked_while_the_internal_backend_is_down(self):
         # The pair fails over as a unit: an internal gateway that cannot reach its backend keeps
