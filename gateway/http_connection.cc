@@ -338,12 +338,12 @@ void http_connection::apply_backpressure() {
   if (_transport->queued_bytes() > _max_pending_bytes && !_transport->reading_paused()) _transport->pause_reading();
 }
 
-void http_connection::close_now() {
+void http_connection::close_now(bool flush) {
   if (_state == state::closed || _state == state::handed_off) return;
   _state = state::closed;
   owner().reactor().disarm_timer(_timer);
   owner().reactor().disarm_timer(_inactivity);
-  owner().dispose(std::move(_transport));
+  owner().dispose(std::move(_transport), flush, _peer_eof);
   free_later();
 }
 
@@ -358,9 +358,11 @@ void http_connection::on_transport_eof() {
   _peer_eof = true;
   switch (_state) {
     case state::reading_head:
-    case state::ws_open:      // no close frame: 1006 for us, nobody to tell
-    case state::ws_closing:
       close_now();
+      return;
+    case state::ws_open:      // no close frame: 1006 for us; what was echoed still goes out
+    case state::ws_closing:
+      close_now(true);
       return;
     case state::lingering:
       if (_transport->queued_bytes() == 0) close_now();

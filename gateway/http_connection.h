@@ -64,7 +64,8 @@ class http_connection final : public connection, public net::transport_handler {
   void send_frame(bool fin, net::ws_opcode opcode, std::span<const std::byte> payload);
   void send_close(std::uint16_t code, std::string_view reason);
   void linger();
-  void close_now();
+  // flush: send what is queued first (the peer's FIN came; what was answered still goes out).
+  void close_now(bool flush = false);
   // The upgrade passed every check: serve it with _route's service (echo here, proxy handed off).
   void serve(const net::http_request_head& head, std::string_view key, std::size_t head_bytes);
   // A balancer's upgrade: the local route to serve it with, or nullptr when it was answered

@@ -33,6 +33,7 @@ void tcp_echo_connection::on_transport_data(std::span<std::byte> bytes) {
 
 void tcp_echo_connection::on_transport_eof() {
   // What was read has been queued; the graceful end sends it, then our FIN.
+  _peer_eof = true;
   finish(true);
 }
 
@@ -52,7 +53,7 @@ void tcp_echo_connection::abort() { finish(false); }
 void tcp_echo_connection::finish(bool graceful) {
   if (_state == state::closed) return;
   _state = state::closed;
-  owner().dispose(std::move(_transport), graceful);
+  owner().dispose(std::move(_transport), graceful, _peer_eof);
   owner().forget(*this);
   owner().reactor().defer([this] { delete this; });
 }

@@ -44,6 +44,7 @@ class tcp_echo_connection final : public connection, public net::transport_handl
   std::unique_ptr<net::transport> _transport;
   state _state = state::open;
   std::uint64_t _max_pending_bytes;
+  bool _peer_eof = false;
 };
 
 }  // namespace postern::gateway

@@ -129,8 +129,8 @@ void tcp_proxy::finish(bool graceful) {
   if (_state == state::done) return;
   _state = state::done;
   if (_connector) owner().reactor().defer([c = std::shared_ptr<backend_connector>(std::move(_connector))] {});
-  owner().dispose(std::move(_client.transport), graceful);
-  owner().dispose(std::move(_backend.transport), graceful);
+  owner().dispose(std::move(_client.transport), graceful, _client.eof);
+  owner().dispose(std::move(_backend.transport), graceful, _backend.eof);
   owner().forget(*this);
   owner().reactor().defer([this] { delete this; });
 }

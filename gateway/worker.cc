@@ -22,24 +22,31 @@ namespace postern::gateway {
 // Holds a transport nobody wants any more until it has closed.
 class worker::grave final : public net::transport_handler {
  public:
-  grave(worker& owner, std::unique_ptr<net::transport> t, bool flush)
-      : _worker(&owner), _transport(std::move(t)), _timer([this] { close(); }) {
+  // flush: a lingering close — what is queued is sent, then our FIN (TLS: close_notify first);
+  // input is read and discarded until the peer's FIN (or, when it came already, until what is
+  // queued has left) or the linger time, so that a peer still sending does not get a reset that
+  // could destroy what we sent last (a close frame, a 4xx).
+  grave(worker& owner, std::unique_ptr<net::transport> t, bool flush, bool peer_finished)
+      : _worker(&owner), _transport(std::move(t)), _timer([this] { close(); }), _peer_finished(peer_finished) {
     _transport->set_handler(*this);
-    if (flush) {
-      _transport->shutdown_write();
-      if (_transport->reading_paused()) _transport->resume_reading();
-      if (_transport->queued_bytes() > 0) {
-        owner.reactor().arm_timer(_timer, owner.limits().close_linger_ms);
-        return;
-      }
+    if (!flush || (peer_finished && _transport->queued_bytes() == 0)) {
+      close();
+      return;
     }
-    close();
+    _transport->shutdown_write();
+    if (_transport->reading_paused()) _transport->resume_reading();
+    owner.reactor().arm_timer(_timer, owner.limits().close_linger_ms);
   }
   void on_transport_ready() override {}
   void on_transport_data(std::span<std::byte>) override {}
-  void on_transport_eof() override {}
+  void on_transport_eof() override {
+    _peer_finished = true;
+    if (_transport->queued_bytes() == 0) close();
+  }
+  void on_transport_drained() override {
+    if (_peer_finished) close();
+  }
   void on_transport_error(int, std::string_view) override { close(); }
-  void on_transport_drained() override { close(); }
   void on_transport_closed() override {
     worker* w = _worker;
     delete this;
@@ -58,6 +65,7 @@ class worker::grave final : public net::transport_handler {
   worker* _worker;
   std::unique_ptr<net::transport> _transport;
   core::timer _timer;
+  bool _peer_finished;
   bool _closing = false;
 };
 
@@ -173,10 +181,10 @@ std::unique_ptr<net::transport> worker::accepted_transport(const endpoint& ep, c
   return net::make_tcp_transport(*_reactor, std::move(fd), handler);
 }
 
-void worker::dispose(std::unique_ptr<net::transport> t, bool flush) {
+void worker::dispose(std::unique_ptr<net::transport> t, bool flush, bool peer_finished) {
   if (!t) return;
   ++_closing_transports;
-  new grave(*this, std::move(t), flush);
+  new grave(*this, std::move(t), flush, peer_finished);
 }
 
 void worker::drain(std::function<void()> on_drained) {

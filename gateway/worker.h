@@ -83,9 +83,11 @@ class worker {
   void count_as_load(connection& c) noexcept;
   void forget(connection& c) noexcept;
   // Takes a transport its owner is done with and frees it once it has closed. flush: first send
-  // what is queued and shut the sending side down (TLS close_notify, then FIN), bounded by the
-  // linger time; otherwise close at once, dropping what is queued.
-  void dispose(std::unique_ptr<net::transport> t, bool flush = false);
+  // what is queued and shut the sending side down (TLS close_notify, then FIN), then read and
+  // discard until the peer's FIN, all bounded by the linger time; peer_finished: its FIN came
+  // already (close once what is queued has left). Without flush: close at once, dropping what
+  // is queued.
+  void dispose(std::unique_ptr<net::transport> t, bool flush = false, bool peer_finished = false);
 
   // A transport for an accepted socket of this endpoint (TLS for https and tls endpoints).
   std::unique_ptr<net::transport> accepted_transport(const endpoint& ep, core::unique_fd fd,

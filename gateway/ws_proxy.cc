@@ -29,7 +29,7 @@ ws_proxy::ws_proxy(worker& owner, std::unique_ptr<net::transport> client, const 
       _plan(plan ? plan.get() : owner.rt().plan_of(*r.service)),
       _peer(peer),
       _request(std::move(request)),
-      _linger([this] { finish(true); }),
+      _linger([this] { on_linger(); }),
       _inactivity([this] { on_inactivity(); }),
       _owned_plan(std::move(plan)) {
   _client.transport = std::move(client);
@@ -167,10 +167,16 @@ void ws_proxy::from_client(std::span<std::byte> bytes) {
         return;
       case ws_event_kind::frame_begin:
         // The client's own mask key goes on with the frame: its payload is forwarded still masked.
-        if (ws && forwarding) write_header(_backend, ev.header, &ev.header.mask);
+        if (ws && forwarding) {
+          write_header(_backend, ev.header, &ev.header.mask);
+          _to_backend_left = ev.header.payload_bytes;
+        }
         break;
       case ws_event_kind::data:
-        if (forwarding) _backend.transport->write(ev.payload);
+        if (forwarding) {
+          _backend.transport->write(ev.payload);
+          if (ws) _to_backend_left -= std::min<std::uint64_t>(_to_backend_left, ev.payload.size());
+        }
         break;
       case ws_event_kind::message_end:
         break;
@@ -200,15 +206,19 @@ void ws_proxy::from_client(std::span<std::byte> bytes) {
         start_closing();
         return;
       case ws_event_kind::error:
+        if (_client_failed) return;  // the decoder's error is sticky: later bytes repeat it
         LOG_INFO("%s websocket failed: close %u: %.*s", _peer.to_string().c_str(), ev.close_code,
                  static_cast<int>(ev.reason.size()), ev.reason.data());
-        if (!_client_close_sent) write_close(_client, ev.close_code, ev.reason, nullptr);
-        _client_close_sent = true;
+        _client_failed = true;
+        _client_fail_code = ev.close_code;
+        _client_fail_reason.assign(ev.reason);
         if (ws && forwarding) {
-          write_close(_backend, close_code::going_away, "client failed", &_mask);
-          _backend_close_sent = true;
-        } else if (_backend.transport) {
-          _backend.transport->shutdown_write();
+          // What the client sent before the bad frame is with the backend: its answers reach
+          // the client first (RFC 6455 §7.1.7), then our close, once the backend has closed.
+          close_backend(close_code::going_away, "client failed");
+        } else {
+          close_client(ev.close_code, ev.reason);
+          if (_backend.transport && !ws) _backend.transport->shutdown_write();
         }
         start_closing();
         return;
@@ -217,8 +227,8 @@ void ws_proxy::from_client(std::span<std::byte> bytes) {
 }
 
 void ws_proxy::from_backend(std::span<std::byte> bytes) {
-  if (_client_close_sent) return;  // nothing may follow our close frame
   if (!backend_is_ws()) {
+    if (_client_close_sent) return;  // nothing may follow our close frame
     write_frame(_client, true, ws_opcode::binary, bytes, nullptr);
     throttle(_client, _backend);
     return;
@@ -230,31 +240,41 @@ void ws_proxy::from_backend(std::span<std::byte> bytes) {
       case ws_event_kind::need_more:
         throttle(_client, _backend);
         return;
+      // After our close frame to the client nothing more goes to it; the backend's frames are
+      // still read, to see its close.
       case ws_event_kind::frame_begin:
-        write_header(_client, ev.header, nullptr);
+        if (!_client_close_sent) {
+          write_header(_client, ev.header, nullptr);
+          _to_client_left = ev.header.payload_bytes;
+        }
         break;
       case ws_event_kind::data:
-        _client.transport->write(ev.payload);
+        if (!_client_close_sent) {
+          _client.transport->write(ev.payload);
+          _to_client_left -= std::min<std::uint64_t>(_to_client_left, ev.payload.size());
+        }
         break;
       case ws_event_kind::message_end:
         break;
       case ws_event_kind::ping:
       case ws_event_kind::pong:
-        write_frame(_client, true, ev.header.opcode, ev.payload, nullptr);
+        if (!_client_close_sent) write_frame(_client, true, ev.header.opcode, ev.payload, nullptr);
         break;
       case ws_event_kind::close:
         _backend_close_seen = true;
-        write_frame(_client, true, ws_opcode::close, ev.payload, nullptr);
-        _client_close_sent = true;
+        if (_client_failed) {
+          close_client(_client_fail_code, _client_fail_reason);
+        } else if (!_client_close_sent) {
+          write_frame(_client, true, ws_opcode::close, ev.payload, nullptr);
+          _client_close_sent = true;
+        }
         start_closing();
         return;
       case ws_event_kind::error:
         LOG_WARN("%s backend %s failed: close %u: %.*s", _peer.to_string().c_str(), _target->uri.to_string().c_str(),
                  ev.close_code, static_cast<int>(ev.reason.size()), ev.reason.data());
-        write_close(_backend, ev.close_code, ev.reason, &_mask);
-        _backend_close_sent = true;
-        write_close(_client, close_code::internal_error, "backend failed", nullptr);
-        _client_close_sent = true;
+        close_backend(ev.close_code, ev.reason);
+        close_client(close_code::internal_error, "backend failed");
         start_closing();
         return;
     }
@@ -296,13 +316,31 @@ void ws_proxy::write_close(leg& to, std::uint16_t code, std::string_view reason,
 // backend, a FIN toward a byte stream.
 void ws_proxy::release_backend(std::uint16_t code, std::string_view reason) {
   if (!_backend.transport || _backend.eof) return;
-  if (backend_is_ws()) {
-    if (_backend_close_sent) return;
-    write_close(_backend, code, reason, &_mask);
-    _backend_close_sent = true;
-  } else {
-    _backend.transport->shutdown_write();
-  }
+  if (backend_is_ws()) close_backend(code, reason);
+  else _backend.transport->shutdown_write();
+}
+
+// A close frame toward the client, unless one went already; in the middle of a forwarded frame
+// no frame may start, so the client then gets only the end of the TCP stream (RFC 6455 §7.1.7).
+void ws_proxy::close_client(std::uint16_t code, std::string_view reason) {
+  if (_client_close_sent || !_client.transport) return;
+  _client_close_sent = true;
+  if (_to_client_left == 0) write_close(_client, code, reason, nullptr);
+  else _client_failed = true;  // no close reply will come: do not wait for one
+}
+
+// The same toward a WebSocket backend (masked, as a client's frames are).
+void ws_proxy::close_backend(std::uint16_t code, std::string_view reason) {
+  if (_backend_close_sent || !_backend.transport) return;
+  _backend_close_sent = true;
+  if (_to_backend_left == 0) write_close(_backend, code, reason, &_mask);
+  else _backend.transport->shutdown_write();
+}
+
+void ws_proxy::on_linger() {
+  // The backend never closed after the client failed: the client gets its close now.
+  if (_client_failed) close_client(_client_fail_code, _client_fail_reason);
+  finish(true);
 }
 
 void ws_proxy::on_eof(leg& from) {
@@ -321,13 +359,10 @@ void ws_proxy::on_eof(leg& from) {
       on_backend_error("closed the connection during the WebSocket handshake");
       return;
     case state::open:
-      if (!_client_close_sent) {
-        // A TCP backend's FIN is the normal end of its stream; a WebSocket backend that
-        // vanishes without a close frame failed.
-        if (backend_is_ws()) write_close(_client, close_code::internal_error, "backend went away", nullptr);
-        else write_close(_client, close_code::normal, "backend closed", nullptr);
-        _client_close_sent = true;
-      }
+      // A TCP backend's FIN is the normal end of its stream; a WebSocket backend that vanishes
+      // without a close frame failed.
+      if (backend_is_ws()) close_client(close_code::internal_error, "backend went away");
+      else close_client(close_code::normal, "backend closed");
       start_closing();
       return;
     case state::closing:
@@ -358,10 +393,8 @@ void ws_proxy::on_backend_error(std::string_view what) {
   if (_state != state::open && _state != state::closing) return;
   LOG_WARN("%s service '%s': backend failed: %s", _peer.to_string().c_str(), _route->service->name.c_str(), why.c_str());
   owner().dispose(std::move(_backend.transport));
-  if (!_client_close_sent) {
-    write_close(_client, close_code::internal_error, "backend failed", nullptr);
-    _client_close_sent = true;
-  }
+  close_client(_client_failed ? _client_fail_code : close_code::internal_error,
+               _client_failed ? std::string_view(_client_fail_reason) : "backend failed");
   start_closing();
 }
 
@@ -390,10 +423,13 @@ void ws_proxy::start_closing() {
 }
 
 void ws_proxy::maybe_finish() {
-  bool client_done = _client.eof || (_client_close_sent && _client_close_seen) ||
-                     (_client_close_sent && !_client_decoder);
-  bool backend_done = !_backend.transport || _backend.eof ||
-                      (backend_is_ws() && _backend_close_sent && _backend_close_seen);
+  const bool backend_done = !_backend.transport || _backend.eof ||
+                            (backend_is_ws() && _backend_close_sent && _backend_close_seen);
+  // A failed client gets its close once the backend is done (its answers went first).
+  if (backend_done && _client_failed) close_client(_client_fail_code, _client_fail_reason);
+  // A client that failed sends nothing we read any more: no close reply is awaited from it.
+  const bool client_done = _client.eof || (_client_close_sent && (_client_close_seen || _client_failed)) ||
+                           (_client_close_sent && !_client_decoder);
   if (client_done && backend_done) finish(true);
 }
 
@@ -404,8 +440,7 @@ void ws_proxy::on_inactivity() {
   if (idle >= t) {
     LOG_INFO("%s closed after %llu ms without a frame (ws.inactivity.timeout)", _peer.to_string().c_str(),
              static_cast<unsigned long long>(idle));
-    write_close(_client, close_code::going_away, "inactivity timeout", nullptr);
-    _client_close_sent = true;
+    close_client(close_code::going_away, "inactivity timeout");
     release_backend(close_code::going_away, "client inactive");
     start_closing();
     return;
@@ -423,8 +458,7 @@ void ws_proxy::on_inactivity() {
 void ws_proxy::begin_drain() {
   switch (_state) {
     case state::open:
-      write_close(_client, close_code::going_away, "gateway stopping", nullptr);
-      _client_close_sent = true;
+      close_client(close_code::going_away, "gateway stopping");
       release_backend(close_code::going_away, "gateway stopping");
       start_closing();
       return;
@@ -444,8 +478,8 @@ void ws_proxy::finish(bool graceful) {
   owner().reactor().disarm_timer(_linger);
   owner().reactor().disarm_timer(_inactivity);
   if (_connector) owner().reactor().defer([c = std::shared_ptr<backend_connector>(std::move(_connector))] {});
-  owner().dispose(std::move(_client.transport), graceful);
-  owner().dispose(std::move(_backend.transport), graceful);
+  owner().dispose(std::move(_client.transport), graceful, _client.eof);
+  owner().dispose(std::move(_backend.transport), graceful, _backend.eof);
   owner().forget(*this);
   owner().reactor().defer([this] { delete this; });
 }

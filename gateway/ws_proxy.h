@@ -8,8 +8,12 @@
 //     frames go on as they are; headers are validated on the way (sizes, opcodes, UTF-8).
 // The client gets 101 only once the backend is reachable (and has accepted its own upgrade);
 // otherwise 502. After the upgrade: backend FIN → close 1000, backend failure → 1011, close
-// codes kept between two WebSocket peers, the client's close → the backend's FIN. Each
-// direction queues at most maximum.pending.bytes before the other side stops being read.
+// codes kept between two WebSocket peers, the client's close → the backend's FIN. A client
+// whose frames fail (1002/1007/1009) gets its close only after a WebSocket backend has closed
+// too, so the answers to what it sent before the bad frame still reach it (RFC 6455 §7.1.7);
+// no close reply is awaited from it. No frame of ours ever starts inside a forwarded frame:
+// mid-frame, a peer gets the end of the TCP stream instead. Each direction queues at most
+// maximum.pending.bytes before the other side stops being read.
 #pragma once
 
 #include <cstdint>
@@ -92,6 +96,9 @@ class ws_proxy final : public connection, public backend_connector::owner_handle
   void write_frame(leg& to, bool fin, net::ws_opcode opcode, std::span<const std::byte> payload,
                    const std::array<std::byte, 4>* mask);
   void release_backend(std::uint16_t code, std::string_view reason);
+  void close_client(std::uint16_t code, std::string_view reason);
+  void close_backend(std::uint16_t code, std::string_view reason);
+  void on_linger();
   void on_backend_error(std::string_view what);
   void maybe_finish();
   void write_close(leg& to, std::uint16_t code, std::string_view reason, const std::array<std::byte, 4>* mask);
@@ -121,6 +128,15 @@ class ws_proxy final : public connection, public backend_connector::owner_handle
   bool _client_close_seen = false;   // the client's close frame arrived
   bool _backend_close_sent = false;
   bool _backend_close_seen = false;
+  // The client's frames failed (RFC 6455 §7.1.7): its close (with this code) waits until the
+  // backend has answered what came before; no close reply is awaited from the client.
+  bool _client_failed = false;
+  std::uint16_t _client_fail_code = 0;
+  std::string _client_fail_reason;
+  // Payload bytes of the frame being forwarded in each direction that have not passed yet: no
+  // frame of ours may start inside it.
+  std::uint64_t _to_client_left = 0;
+  std::uint64_t _to_backend_left = 0;
   std::uint64_t _client_last_read_ms = 0;
   bool _ping_outstanding = false;
   core::timer _linger;
