@@ -12,7 +12,8 @@
 #   make scenario      scenario tests only (real build/postern, real clients, 127.0.0.x)
 #   make bench         Google Benchmark micro-benchmarks (and builds build/postern-load)
 #   make load          build/postern-load, the load generator (bench/load/)
-#   make fuzz          build the libFuzzer targets of tests/fuzz (clang++)
+#   make fuzz          build the libFuzzer targets of tests/fuzz (clang++) and run each for
+#                      FUZZ_SECONDS (default 60; the regressions first, from the seeds)
 #   make fuzz-smoke    run each fuzz target for FUZZ_SECONDS (part of `make test`), starting
 #                      from its committed seeds (tests/fuzz/corpus/<name without _fuzz>/)
 #   make deps          scripts/deps.sh (idempotent)
@@ -23,7 +24,7 @@
 #   BACKEND=epoll|io_uring  run tests on this back end only (default: both)
 #   CONFIG=file             the config `make run` serves (default config/echo.xml)
 #   O=-O2                   optimisation flags
-#   FUZZ_SECONDS=10         how long fuzz-smoke runs each target
+#   FUZZ_SECONDS=10         how long fuzz-smoke (10) or fuzz (60) runs each target
 #   V=1                     show full commands
 
 CXX      ?= g++
@@ -76,6 +77,11 @@ LIBPOSTERN := $(BUILD)/libpostern.a
 
 BACKENDS := $(if $(BACKEND),$(BACKEND),io_uring epoll)
 
+ifeq ($(origin FUZZ_SECONDS),undefined)
+FUZZ_LONG_SECONDS := 60
+else
+FUZZ_LONG_SECONDS := $(FUZZ_SECONDS)
+endif
 FUZZ_SECONDS ?= 10
 FUZZ_CXX     := clang++
 FUZZ_SRCS    := $(sort $(wildcard tests/fuzz/*_fuzz.cc))
@@ -154,7 +160,9 @@ build/fuzz/%: tests/fuzz/%.cc $(FUZZ_LIB) $(FUZZ_COMPAT) | $(BUILD)/.deps-ok
 	  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 	  $< $(FUZZ_LIB) $(FUZZ_LIB_$(@F)) -o $@ $(PKG_LIBS)
 
+# make fuzz runs every target for FUZZ_SECONDS (default 60 there; make test's smoke run uses 10).
 fuzz: $(FUZZ_BINS)
+	$(Q)$(MAKE) --no-print-directory fuzz-smoke FUZZ_SECONDS=$(FUZZ_LONG_SECONDS)
 
 fuzz-smoke: $(FUZZ_BINS)
 	$(Q)for f in $(FUZZ_BINS); do \
