@@ -73,6 +73,7 @@ struct service_config {
   // Typed service properties (proxy): unset means the default.
   std::optional<std::uint64_t> maximum_pending_bytes;
   std::optional<milliseconds> maximum_recovery_interval;
+  std::optional<milliseconds> send_timeout;        // postern's: a peer that reads nothing this long is closed
   std::optional<unsigned> prepared_connection_count;
   std::optional<std::string> balancer_mode;        // "proxy" | "redirect"
   service_options accept_options;

@@ -30,7 +30,7 @@ constexpr child_rule service_rules[] = {
 };
 
 constexpr std::string_view known_properties[] = {"maximum.pending.bytes", "maximum.recovery.interval",
-                                                 "prepared.connection.count", "balancer.mode"};
+                                                 "prepared.connection.count", "balancer.mode", "send.timeout"};
 
 std::string_view article(service_type type) { return type == service_type::echo ? "an" : "a"; }
 
@@ -112,7 +112,7 @@ void read_properties(const xml_document& doc, const xml_element& block, service_
       fail(doc, property.position,
            "unknown property " + where +
                "; expected one of: maximum.pending.bytes, maximum.recovery.interval, prepared.connection.count, "
-               "balancer.mode");
+               "balancer.mode, send.timeout");
     }
     if (const auto seen = first_at.find(name); seen != first_at.end()) {
       fail(doc, property.position,
@@ -141,6 +141,10 @@ void read_properties(const xml_document& doc, const xml_element& block, service_
       const auto value = parse_duration(text);
       if (!value) fail(doc, at, tag(name) + ": " + value.error());
       config.maximum_recovery_interval = *value;
+    } else if (name == "send.timeout") {
+      const auto value = parse_duration(text);
+      if (!value) fail(doc, at, tag(name) + ": " + value.error());
+      config.send_timeout = *value;
     } else if (name == "prepared.connection.count") {
       only_for({service_type::proxy});
       const auto value = parse_unsigned(text, 0, max_prepared_connection_count);

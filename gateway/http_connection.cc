@@ -144,6 +144,12 @@ void http_connection::serve(const net::http_request_head& head, std::string_view
                        : 0;
   _last_read_ms = owner().reactor().now_ms();
   if (_inactivity_ms) owner().reactor().arm_timer(_inactivity, std::max<std::uint64_t>(_inactivity_ms / 2, 1));
+  _stall.emplace(owner().reactor(), owner().send_timeout_ms(service), [this] {
+    LOG_INFO("%s closed: the client read none of %zu queued bytes for %llu ms (send.timeout)",
+             _peer.to_string().c_str(), _transport ? _transport->queued_bytes() : std::size_t{0},
+             static_cast<unsigned long long>(_stall->timeout_ms()));
+    close_now();
+  });
   LOG_DEBUG("%s websocket open on %s%s (service '%s')", _peer.to_string().c_str(), _route->accept->authority().c_str(),
             _route->path.c_str(), service.name.c_str());
 
@@ -335,7 +341,10 @@ void http_connection::linger() {
 }
 
 void http_connection::apply_backpressure() {
-  if (_transport->queued_bytes() > _max_pending_bytes && !_transport->reading_paused()) _transport->pause_reading();
+  if (_transport->queued_bytes() > _max_pending_bytes && !_transport->reading_paused()) {
+    _transport->pause_reading();
+    if (_stall) _stall->blocked();
+  }
 }
 
 void http_connection::close_now(bool flush) {
@@ -343,6 +352,7 @@ void http_connection::close_now(bool flush) {
   _state = state::closed;
   owner().reactor().disarm_timer(_timer);
   owner().reactor().disarm_timer(_inactivity);
+  if (_stall) _stall->drained();
   owner().dispose(std::move(_transport), flush, _peer_eof);
   free_later();
 }
@@ -385,6 +395,7 @@ void http_connection::on_transport_drained() {
     close_now();
     return;
   }
+  if (_stall) _stall->drained();
   if (_transport->reading_paused()) _transport->resume_reading();
 }
 

@@ -17,6 +17,7 @@
 #include "core/reactor.h"
 #include "gateway/connection.h"
 #include "gateway/routes.h"
+#include "gateway/send_stall.h"
 #include "net/address.h"
 #include "net/http_request.h"
 #include "net/transport.h"
@@ -98,6 +99,7 @@ class http_connection final : public connection, public net::transport_handler {
   bool _ping_outstanding = false;
   core::timer _timer;                // handshake deadline, then close/linger deadline
   core::timer _inactivity;           // every T/2 while open: ping after T/2 idle, close 1001 after T
+  std::optional<send_stall> _stall;  // echo: the client reads none of its echoes for send.timeout
 };
 
 }  // namespace postern::gateway

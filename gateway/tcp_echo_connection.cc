@@ -7,7 +7,8 @@ namespace postern::gateway {
 
 tcp_echo_connection::tcp_echo_connection(worker& owner, core::unique_fd fd, const endpoint& ep, const route& r)
     : connection(owner),
-      _max_pending_bytes(r.service->maximum_pending_bytes.value_or(owner.limits().default_max_pending_bytes)) {
+      _max_pending_bytes(r.service->maximum_pending_bytes.value_or(owner.limits().default_max_pending_bytes)),
+      _stall(owner.reactor(), owner.send_timeout_ms(*r.service), [this] { on_stall(); }) {
   _transport = owner.accepted_transport(ep, std::move(fd), *this);
   owner.adopt(*this);
   count_as_load();
@@ -18,7 +19,8 @@ tcp_echo_connection::tcp_echo_connection(worker& owner, std::unique_ptr<net::tra
                                          std::span<std::byte> early)
     : connection(owner),
       _transport(std::move(t)),
-      _max_pending_bytes(r.service->maximum_pending_bytes.value_or(owner.limits().default_max_pending_bytes)) {
+      _max_pending_bytes(r.service->maximum_pending_bytes.value_or(owner.limits().default_max_pending_bytes)),
+      _stall(owner.reactor(), owner.send_timeout_ms(*r.service), [this] { on_stall(); }) {
   _transport->set_handler(*this);
   owner.adopt(*this);
   count_as_load();
@@ -28,7 +30,16 @@ tcp_echo_connection::tcp_echo_connection(worker& owner, std::unique_ptr<net::tra
 void tcp_echo_connection::on_transport_data(std::span<std::byte> bytes) {
   if (_state != state::open) return;
   _transport->write(std::span<const std::byte>(bytes));
-  if (_transport->queued_bytes() > _max_pending_bytes && !_transport->reading_paused()) _transport->pause_reading();
+  if (_transport->queued_bytes() > _max_pending_bytes && !_transport->reading_paused()) {
+    _transport->pause_reading();
+    _stall.blocked();
+  }
+}
+
+void tcp_echo_connection::on_stall() {
+  LOG_INFO("tcp echo closed: the peer read none of %zu queued bytes for %llu ms (send.timeout)",
+           _transport ? _transport->queued_bytes() : std::size_t{0}, static_cast<unsigned long long>(_stall.timeout_ms()));
+  finish(false);
 }
 
 void tcp_echo_connection::on_transport_eof() {
@@ -43,6 +54,7 @@ void tcp_echo_connection::on_transport_error(int, std::string_view what) {
 }
 
 void tcp_echo_connection::on_transport_drained() {
+  _stall.drained();
   if (_state == state::open && _transport->reading_paused()) _transport->resume_reading();
 }
 
@@ -53,6 +65,7 @@ void tcp_echo_connection::abort() { finish(false); }
 void tcp_echo_connection::finish(bool graceful) {
   if (_state == state::closed) return;
   _state = state::closed;
+  _stall.drained();
   owner().dispose(std::move(_transport), graceful, _peer_eof);
   owner().forget(*this);
   owner().reactor().defer([this] { delete this; });

@@ -11,6 +11,7 @@
 #include "core/reactor.h"
 #include "gateway/connection.h"
 #include "gateway/routes.h"
+#include "gateway/send_stall.h"
 #include "net/transport.h"
 
 namespace postern::gateway {
@@ -40,11 +41,13 @@ class tcp_echo_connection final : public connection, public net::transport_handl
  private:
   ~tcp_echo_connection() override = default;
   void finish(bool graceful);
+  void on_stall();
 
   std::unique_ptr<net::transport> _transport;
   state _state = state::open;
   std::uint64_t _max_pending_bytes;
   bool _peer_eof = false;
+  send_stall _stall;  // the peer reads none of its echoes for send.timeout
 };
 
 }  // namespace postern::gateway

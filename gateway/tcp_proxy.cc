@@ -11,7 +11,8 @@ tcp_proxy::tcp_proxy(worker& owner, core::unique_fd fd, const endpoint& ep, cons
       _backend(*this, false),
       _route(&r),
       _plan(owner.rt().plan_of(*r.service)),
-      _peer(net::peer_address_of(fd.get())) {
+      _peer(net::peer_address_of(fd.get())),
+      _stall(owner.reactor(), owner.send_timeout_ms(*r.service), [this] { on_stall(); }) {
   _client.transport = owner.accepted_transport(ep, std::move(fd), _client);
   owner.adopt(*this);
   count_as_load();
@@ -27,7 +28,8 @@ tcp_proxy::tcp_proxy(worker& owner, std::unique_ptr<net::transport> client, cons
       _backend(*this, false),
       _route(&r),
       _plan(owner.rt().plan_of(*r.service)),
-      _peer(peer) {
+      _peer(peer),
+      _stall(owner.reactor(), owner.send_timeout_ms(*r.service), [this] { on_stall(); }) {
   _client.transport = std::move(client);
   _client.transport->set_handler(_client);
   owner.adopt(*this);
@@ -81,7 +83,16 @@ void tcp_proxy::on_data(leg& from, std::span<std::byte> bytes) {
   if (!from.paused_by_us && to.transport->queued_bytes() > _plan->max_pending_bytes) {
     from.paused_by_us = true;
     from.transport->pause_reading();
+    _stalled_client = to.client_side;
+    _stall.blocked();
   }
+}
+
+void tcp_proxy::on_stall() {
+  leg& to = _stalled_client ? _client : _backend;
+  log_send_stall(_peer, _route->service->name, _stalled_client ? "client" : "backend",
+                 to.transport ? to.transport->queued_bytes() : 0, _stall.timeout_ms());
+  finish(false);
 }
 
 void tcp_proxy::on_eof(leg& from) {
@@ -109,6 +120,7 @@ void tcp_proxy::on_error(leg& from, std::string_view what) {
 
 void tcp_proxy::on_drained(leg& to) {
   leg& from = other(to);
+  if (to.client_side == _stalled_client) _stall.drained();
   if (from.paused_by_us && from.transport && _state == state::open) {
     from.paused_by_us = false;
     from.transport->resume_reading();
@@ -128,6 +140,7 @@ void tcp_proxy::abort() { finish(false); }
 void tcp_proxy::finish(bool graceful) {
   if (_state == state::done) return;
   _state = state::done;
+  _stall.drained();
   if (_connector) owner().reactor().defer([c = std::shared_ptr<backend_connector>(std::move(_connector))] {});
   owner().dispose(std::move(_client.transport), graceful, _client.eof);
   owner().dispose(std::move(_backend.transport), graceful, _backend.eof);

@@ -16,6 +16,7 @@
 #include "gateway/connection.h"
 #include "gateway/routes.h"
 #include "gateway/runtime.h"
+#include "gateway/send_stall.h"
 #include "net/address.h"
 #include "net/transport.h"
 
@@ -64,6 +65,7 @@ class tcp_proxy final : public connection, public backend_connector::owner_handl
   void on_drained(leg& to);
   leg& other(leg& l) noexcept { return &l == &_client ? _backend : _client; }
   void finish(bool graceful);
+  void on_stall();
 
   leg _client;
   leg _backend;
@@ -73,6 +75,8 @@ class tcp_proxy final : public connection, public backend_connector::owner_handl
   state _state = state::connecting;
   std::string _held;
   std::unique_ptr<backend_connector> _connector;
+  send_stall _stall;            // one side reads nothing queued for it for send.timeout
+  bool _stalled_client = false; // which side the stall is waiting on
 };
 
 }  // namespace postern::gateway

@@ -31,6 +31,7 @@ struct gateway_limits {
   std::uint64_t close_linger_ms = 2'000;        // waiting for the peer's close / FIN
   std::uint64_t default_max_message_bytes = 1024 * 1024;
   std::uint64_t default_max_pending_bytes = 1024 * 1024;
+  std::uint64_t default_send_timeout_ms = 60'000;  // send.timeout: a peer reading nothing is closed
 };
 
 class worker {
@@ -52,6 +53,11 @@ class worker {
 
   core::reactor& reactor() const noexcept { return *_reactor; }
   const gateway_limits& limits() const noexcept { return _limits; }
+  // The service's send.timeout, or the default.
+  std::uint64_t send_timeout_ms(const config::service_config& service) const noexcept {
+    return service.send_timeout ? static_cast<std::uint64_t>(service.send_timeout->count())
+                                : _limits.default_send_timeout_ms;
+  }
   const runtime& rt() const noexcept { return *_runtime; }
   const config::gateway_config& config() const noexcept { return *_runtime->config; }
   readiness_registry& readiness() const noexcept { return *_readiness; }

@@ -31,7 +31,8 @@ ws_proxy::ws_proxy(worker& owner, std::unique_ptr<net::transport> client, const 
       _request(std::move(request)),
       _linger([this] { on_linger(); }),
       _inactivity([this] { on_inactivity(); }),
-      _owned_plan(std::move(plan)) {
+      _owned_plan(std::move(plan)),
+      _stall(owner.reactor(), owner.send_timeout_ms(*r.service), [this] { on_stall(); }) {
   _client.transport = std::move(client);
   _client.transport->set_handler(_client);
   owner.adopt(*this);
@@ -400,6 +401,7 @@ void ws_proxy::on_backend_error(std::string_view what) {
 
 void ws_proxy::on_drained(leg& to) {
   leg& other = &to == &_client ? _backend : _client;
+  if (to.client_side == _stalled_client) _stall.drained();
   if (other.paused_by_us && other.transport) {
     other.paused_by_us = false;
     other.transport->resume_reading();
@@ -410,7 +412,16 @@ void ws_proxy::throttle(leg& to, leg& from) {
   if (to.transport && from.transport && !from.paused_by_us && to.transport->queued_bytes() > _plan->max_pending_bytes) {
     from.paused_by_us = true;
     from.transport->pause_reading();
+    _stalled_client = to.client_side;
+    _stall.blocked();
   }
+}
+
+void ws_proxy::on_stall() {
+  leg& to = _stalled_client ? _client : _backend;
+  log_send_stall(_peer, _route->service->name, _stalled_client ? "client" : "backend",
+                 to.transport ? to.transport->queued_bytes() : 0, _stall.timeout_ms());
+  finish(false);
 }
 
 void ws_proxy::start_closing() {
@@ -475,6 +486,7 @@ void ws_proxy::abort() { finish(false); }
 void ws_proxy::finish(bool graceful) {
   if (_state == state::done) return;
   _state = state::done;
+  _stall.drained();
   owner().reactor().disarm_timer(_linger);
   owner().reactor().disarm_timer(_inactivity);
   if (_connector) owner().reactor().defer([c = std::shared_ptr<backend_connector>(std::move(_connector))] {});

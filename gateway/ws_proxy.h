@@ -26,6 +26,7 @@
 #include "gateway/connection.h"
 #include "gateway/routes.h"
 #include "gateway/runtime.h"
+#include "gateway/send_stall.h"
 #include "net/address.h"
 #include "net/http_response.h"
 #include "net/transport.h"
@@ -105,6 +106,7 @@ class ws_proxy final : public connection, public backend_connector::owner_handle
   void start_closing();
   void throttle(leg& to, leg& from);
   void on_inactivity();
+  void on_stall();
   // Ends the proxy: graceful flushes what is queued toward each peer before the sockets close.
   void finish(bool graceful);
   bool backend_is_ws() const noexcept { return _target && _target->websocket; }
@@ -142,6 +144,8 @@ class ws_proxy final : public connection, public backend_connector::owner_handle
   core::timer _linger;
   core::timer _inactivity;
   std::shared_ptr<const proxy_plan> _owned_plan;  // a run-time plan, or null
+  send_stall _stall;             // one side reads nothing queued for it for send.timeout
+  bool _stalled_client = false;  // which side the stall is waiting on
 };
 
 }  // namespace postern::gateway

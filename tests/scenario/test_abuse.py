@@ -23,7 +23,8 @@ hostile or broken peer gets, and that everyone else is still served meanwhile.
   refused and ends that connection, nothing else.
 
 Addresses: 127.0.71.1 (slowloris), 127.0.71.2 (heads and frames), 127.0.71.3 (never read;
-backend 127.0.71.3:9001), 127.0.72.1 (TLS), 127.0.72.2 (connection limit).
+backend 127.0.71.3:9001), 127.0.72.1 (TLS), 127.0.72.2 (connection limit), 127.0.72.3
+(send.timeout: the peer that never reads is closed after 2 s; backend 127.0.72.3:9001).
 """
 
 import errno
@@ -456,6 +457,70 @@ class NeverReads(BackendTestCase):
         sample_peak_rss(self.gateway, 1.0, during)
         self.assertLess(sum(p.sent for p in pushers) - before, 2 * MIB,
                         "the clients kept sending: nothing holds them back")
+
+
+# ---- send.timeout ------------------------------------------------------------------------------
+
+SEND_HOST = "127.0.72.3"
+SEND_ECHO_PORT, SEND_PROXY_PORT, SEND_SINK_PORT = 8000, 8001, 9001
+SEND_TIMEOUT_S = 2.0
+
+
+class SendTimeout(BackendTestCase):
+    """A peer that reads nothing is held back (above), then closed after send.timeout."""
+
+    @classmethod
+    def start_backends(cls):
+        cls.sink = cls.backends.start(Sink(SEND_HOST, SEND_SINK_PORT))
+
+    @classmethod
+    def make_config(cls):
+        timeout = {"send.timeout": f"{SEND_TIMEOUT_S:g} seconds"}
+        return gateway_xml(
+            service_xml("WebSocket echo", f"ws://{SEND_HOST}:{SEND_ECHO_PORT}/echo", properties=timeout),
+            service_xml("to a backend that never reads", f"tcp://{SEND_HOST}:{SEND_PROXY_PORT}",
+                        type_="proxy", connects=f"tcp://{SEND_HOST}:{SEND_SINK_PORT}",
+                        allow_origin=None, properties=timeout))
+
+    def push_until_closed(self, pusher, limit_s):
+        """Pushes until the gateway ends the connection; the seconds that took (fails at limit_s)."""
+        started = time.monotonic()
+        while time.monotonic() - started < limit_s:
+            try:
+                _, writable, _ = select.select([], [pusher.sock], [], 0.05)
+                if writable:
+                    offset = pusher.sent % len(pusher.frame)
+                    pusher.sent += pusher.sock.send(pusher.frame[offset:])
+            except BlockingIOError:
+                pass
+            except OSError:
+                return time.monotonic() - started     # reset or broken pipe: closed
+        self.fail(f"still open {limit_s} s later ({pusher.sent} bytes taken)")
+
+    def test_a_client_that_never_reads_its_echoes_is_closed_after_send_timeout(self):
+        mark = self.gateway.log_size()
+        conn = open_websocket(self, SEND_HOST, SEND_ECHO_PORT, rcvbuf=SMALL_BUFFER, sndbuf=SMALL_BUFFER)
+        pusher = Pusher(self, conn.sock, encode_frame(OP_BINARY, bytes(64 * KIB)))
+        took = self.push_until_closed(pusher, SEND_TIMEOUT_S + 8)
+        self.assertGreater(took, SEND_TIMEOUT_S - 0.5, "closed before send.timeout")
+        line = self.gateway.wait_for_log("(send.timeout)", 2, mark)
+        self.assertIsNotNone(line, self.gateway.describe_log(mark))
+        self.assertIn("closed: the client read none of", line)
+        self.assertLess(echo_once(self, SEND_HOST, SEND_ECHO_PORT, "afterwards"), 0.5)
+
+    def test_a_backend_that_never_reads_gets_its_client_closed_after_send_timeout(self):
+        self.addCleanup(self.sink.resume_reading)
+        mark = self.gateway.log_size()
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.addCleanup(sock.close)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SMALL_BUFFER)
+        sock.settimeout(2)
+        sock.connect((SEND_HOST, SEND_PROXY_PORT))
+        took = self.push_until_closed(Pusher(self, sock, os.urandom(64 * KIB)), SEND_TIMEOUT_S + 8)
+        self.assertGreater(took, SEND_TIMEOUT_S - 0.5, "closed before send.timeout")
+        line = self.gateway.wait_for_log("(send.timeout)", 2, mark)
+        self.assertIsNotNone(line, self.gateway.describe_log(mark))
+        self.assertIn("service 'to a backend that never reads' closed: the backend read none of", line)
 
 
 # ---- TLS ---------------------------------------------------------------------------------------

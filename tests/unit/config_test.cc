@@ -331,16 +331,20 @@ TEST(Config, ServiceProperties) {
                          "<type>proxy</type>",
                          "<properties><maximum.pending.bytes>64k</maximum.pending.bytes>"
                          "<maximum.recovery.interval>5</maximum.recovery.interval>"
-                         "<prepared.connection.count> 0 </prepared.connection.count></properties>"}) +
+                         "<prepared.connection.count> 0 </prepared.connection.count>"
+                         "<send.timeout>30 seconds</send.timeout></properties>"}) +
                 service({"<name>b</name>", "<accept>ws://localhost:8000/</accept>", "<type>balancer</type>",
                          "<properties><balancer.mode>redirect</balancer.mode></properties>"})));
   const service_config& proxy = config->services[0];
   EXPECT_EQ(proxy.maximum_pending_bytes, 65536u);
   EXPECT_EQ(proxy.maximum_recovery_interval, milliseconds(5000));
   EXPECT_EQ(proxy.prepared_connection_count, 0u);
+  EXPECT_EQ(proxy.send_timeout, milliseconds(30000));
   EXPECT_EQ(proxy.properties, (std::map<std::string, std::string>{{"maximum.pending.bytes", "64k"},
                                                                   {"maximum.recovery.interval", "5"},
-                                                                  {"prepared.connection.count", "0"}}));
+                                                                  {"prepared.connection.count", "0"},
+                                                                  {"send.timeout", "30 seconds"}}));
+  EXPECT_FALSE(config->services[1].send_timeout.has_value());
   EXPECT_EQ(config->services[1].balancer_mode, "redirect");
   EXPECT_FALSE(proxy.balancer_mode.has_value());
 }
@@ -356,7 +360,7 @@ TEST(Config, ServicePropertyErrors) {
             "not implement (postern connects when a client arrives and keeps prepared.connection.count links ready)");
   EXPECT_EQ(proxy_with("<colour>red</colour>"),
             "t.xml:7:17: error: unknown property <colour> in the <properties> of a service; expected one of: "
-            "maximum.pending.bytes, maximum.recovery.interval, prepared.connection.count, balancer.mode");
+            "maximum.pending.bytes, maximum.recovery.interval, prepared.connection.count, balancer.mode, send.timeout");
   EXPECT_EQ(proxy_with("<prepared.connection.count>-1</prepared.connection.count>"),
             "t.xml:7:44: error: <prepared.connection.count>: '-1' is not a whole number from 0 to 4096");
   EXPECT_EQ(proxy_with("<maximum.pending.bytes>lots</maximum.pending.bytes>"),
@@ -366,6 +370,9 @@ TEST(Config, ServicePropertyErrors) {
             "t.xml:7:44: error: <maximum.recovery.interval>: '-1' is not a duration (it is negative); expected a "
             "number and a unit: ms, s (seconds), min (minutes) or h (hours), as in '500 ms', '2 seconds', '1.5 min'; "
             "a bare number is seconds");
+  EXPECT_EQ(proxy_with("<send.timeout>soon</send.timeout>"),
+            "t.xml:7:31: error: <send.timeout>: 'soon' is not a duration; expected a number and a unit: ms, s "
+            "(seconds), min (minutes) or h (hours), as in '500 ms', '2 seconds', '1.5 min'; a bare number is seconds");
   EXPECT_EQ(proxy_with("<balancer.mode>redirect</balancer.mode>"),
             "t.xml:7:17: error: <balancer.mode> applies to balancer services only, not to a proxy service");
   EXPECT_EQ(proxy_with("<prepared.connection.count>1</prepared.connection.count>"
