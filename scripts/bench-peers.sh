@@ -74,8 +74,9 @@ report_from=""
 nice_level=""
 nginx_buffer=16k
 
-die() { echo "bench-peers: $*" >&2; exit 1; }
-note() { echo "bench-peers: $*" >&2; }
+bench_prog=bench-peers
+# shellcheck source=scripts/bench-lib.sh
+source "$root/scripts/bench-lib.sh"
 
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -100,27 +101,17 @@ while [ $# -gt 0 ]; do
   shift
 done
 
-[[ "$repeat" =~ ^[1-9][0-9]*$ ]] || die "--repeat: '$repeat' is not a whole number above 0"
-[[ "$duration" =~ ^[1-9][0-9]*$ ]] || die "--duration: '$duration' is not a whole number of seconds above 0"
-[[ "$warmup" =~ ^[0-9]+$ ]] || die "--warmup: '$warmup' is not a whole number of seconds"
 [ -n "$rows_arg" ] || rows_arg="64/100/1,64/100/8,64/1000/1,64/1000/8,4096/100/1,4096/100/8,4096/1000/1,4096/1000/8"
-IFS=, read -r -a rows <<<"$rows_arg"
-for r in "${rows[@]}"; do
-  [[ "$r" =~ ^[0-9]+/[1-9][0-9]*/[1-9][0-9]*$ ]] || die "--rows: '$r' is not SIZE/CONNECTIONS/IN_FLIGHT"
-done
+check_run_options
 IFS=, read -r -a peers <<<"$peers_arg"
 for p in "${peers[@]}"; do
   case "$p" in tcp-echo|ws-echo|nginx|haproxy|postern) ;; *) die "--peers: unknown peer '$p'" ;; esac
 done
-if [ -z "$nice_level" ]; then
-  if [ "$(id -u)" -eq 0 ]; then nice_level=-10; else nice_level=0; fi
-fi
 [[ "$nginx_buffer" =~ ^(default|[1-9][0-9]*[kKmM]?)$ ]] || die "--nginx-buffer: '$nginx_buffer' is not a size such as 16k, nor 'default'"
 nginx_buffers=""
 if [ "$nginx_buffer" != default ]; then
   nginx_buffers="proxy_buffer_size $nginx_buffer; proxy_buffers 4 $nginx_buffer;"
 fi
-[[ "$nice_level" =~ ^-?[0-9]+$ ]] || die "--nice: '$nice_level' is not a whole number"
 [ "$(nproc --all)" -ge 2 ] || die "needs at least 2 CPUs (CPU 0: load and backend, CPU 1: the server under test)"
 
 # render_report BASE: from BASE-runs.csv (every measurement) and BASE-meta.txt (repeat, versions,
@@ -346,16 +337,7 @@ haproxy_bin=$(command -v haproxy || echo /usr/sbin/haproxy)
 # ---------------------------------------------------------------------------------------------
 # Binaries.
 
-if [ -z "$postern_bin" ] || [ -z "$load_bin" ]; then
-  if [ "$do_build" = 1 ]; then
-    note "building build/postern and build/postern-load (make all load)"
-    make -C "$root" -s all load >&2 || die "make all load failed"
-  fi
-fi
-[ -n "$postern_bin" ] || postern_bin="$root/build/postern"
-[ -n "$load_bin" ] || load_bin="$root/build/postern-load"
-[ -x "$postern_bin" ] || die "no postern binary at $postern_bin"
-[ -x "$load_bin" ] || die "no load generator at $load_bin (make load)"
+find_binaries
 
 # ---------------------------------------------------------------------------------------------
 # Processes: every one this script starts is recorded and stopped by PID on exit.
@@ -376,20 +358,10 @@ base="$out_dir/peers-$stamp"
 tree_rev=$(git -C "$root" describe --always --dirty 2>/dev/null || echo '?')
 tmp=$(mktemp -d /tmp/bench-peers.XXXXXX)
 chmod 755 "$tmp"
+bench_logs=$tmp
+bench_log_hint="logs in $tmp"
 started=()
 
-stop_all() {
-  local pid i
-  for pid in "${started[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for i in $(seq 50); do
-    local alive=0
-    for pid in "${started[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
-    [ "$alive" = 0 ] && break
-    sleep 0.1
-  done
-  for pid in "${started[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
-  started=()
-}
 cleanup() {
   local rc=$?
   stop_all
@@ -400,35 +372,9 @@ cleanup() {
   fi
 }
 trap cleanup EXIT
-# forget PID: a process that has been waited for is no longer ours to stop.
-forget() {
-  local keep=() pid
-  for pid in "${started[@]}"; do [ "$pid" = "$1" ] || keep+=("$pid"); done
-  started=("${keep[@]}")
-}
 trap 'exit 130' INT TERM
 
-# wait_port HOST PORT PID NAME: the listener accepts within 10 s, and the process still runs.
-wait_port() {
-  local host=$1 port=$2 pid=$3 name=$4 i
-  for i in $(seq 100); do
-    kill -0 "$pid" 2>/dev/null || die "$name exited before listening on $host:$port (logs in $tmp)"
-    if (exec 3<>"/dev/tcp/$host/$port") 2>/dev/null; then return 0; fi
-    sleep 0.1
-  done
-  die "$name does not listen on $host:$port after 10 s (logs in $tmp)"
-}
-
-# Refuses to run over somebody else's listener on our addresses.
-for hp in 127.0.50.1:8100 127.0.50.1:8101 127.0.50.1:8102 127.0.50.2:8000 127.0.50.3:8000 127.0.50.3:8001; do
-  if (exec 3<>"/dev/tcp/${hp%:*}/${hp#*:}") 2>/dev/null; then
-    die "something already listens on $hp: stop it first"
-  fi
-done
-
-reactor_xml() { printf '  <reactor><threads>1</threads><cpus>%s</cpus></reactor>\n' "$1"; }
-xml_head='<?xml version="1.0" encoding="UTF-8"?>
-<gateway-config xmlns="http://xmlns.kaazing.org/2016/06/gateway">'
+refuse_taken 127.0.50.1:8100 127.0.50.1:8101 127.0.50.1:8102 127.0.50.2:8000 127.0.50.3:8000 127.0.50.3:8001
 
 # The backend of every proxy row: postern's ws echo, one reactor on CPU 0.
 cat >"$tmp/backend.xml" <<EOF
@@ -536,13 +482,6 @@ done
   die "haproxy refuses its config: $(cat "$tmp/haproxy.check")"
 
 declare -A pid_of
-start_server() {  # NAME CPU COMMAND...
-  local name=$1 cpu=$2
-  shift 2
-  nice -n "$nice_level" taskset -c "$cpu" "$@" >"$tmp/$name.log" 2>&1 </dev/null &
-  pid_of[$name]=$!
-  started+=("$!")
-}
 
 start_server backend 0 "$postern_bin" -c "$tmp/backend.xml"
 wait_port 127.0.50.2 8000 "${pid_of[backend]}" "postern (backend echo)"
@@ -594,38 +533,6 @@ url_of() {
 }
 clk_tck=$(getconf CLK_TCK)
 
-# cpu_ticks PID...: "utime stime" (fields 14 and 15 of /proc/PID/stat), each summed over the
-# processes, in clock ticks. The kernel charges a tick to the process it interrupts, softirq
-# work done in the process's context included.
-cpu_ticks() {
-  local user=0 sys=0 pid line rest f
-  for pid in "$@"; do
-    line=$(cat "/proc/$pid/stat" 2>/dev/null) || continue
-    rest=${line##*) }
-    read -r -a f <<<"$rest"
-    user=$((user + f[11]))
-    sys=$((sys + f[12]))
-  done
-  echo "$user $sys"
-}
-
-# cpu_busy: "busy0 busy1", the jiffies CPU 0 and CPU 1 spent neither idle nor waiting for I/O
-# (user, nice, system, irq, softirq, steal of /proc/stat): the server's own time plus whatever
-# else ran there, interrupts and softirqs included.
-cpu_busy() {
-  awk '$1 == "cpu0" { b0 = $2 + $3 + $4 + $7 + $8 + $9 }
-       $1 == "cpu1" { b1 = $2 + $3 + $4 + $7 + $8 + $9 }
-       END { print b0, b1 }' /proc/stat
-}
-
-# established HOST PORT: server-side connections established on that listener.
-established() { ss -Htn state established "( sport = :$2 )" src "$1" 2>/dev/null | wc -l; }
-
-# json_field FILE NAME: one numeric or string field of postern-load's --json object.
-json_field() {
-  /usr/bin/python3 -c 'import json,sys; v=json.load(open(sys.argv[1]))[sys.argv[2]]; print(v)' "$1" "$2"
-}
-
 runs="$tmp/runs.csv"
 echo "rep,size,connections,in_flight,peer,msgs_per_s,mb_per_s,p50_us,p99_us,cpu_us_per_msg,server_cpu_percent,server_sys_share_percent,cpu1_busy_percent,cpu0_busy_percent,client_cpu_percent,errors" >"$runs"
 
@@ -635,23 +542,15 @@ echo "rep,size,connections,in_flight,peer,msgs_per_s,mb_per_s,p50_us,p99_us,cpu_
 # starts then), and divided by msgs/s times the length of that interval.
 measure() {
   local peer=$1 size=$2 conns=$3 inflight=$4 rep=$5 dur=${6:-$duration}
-  local url host port json err
+  local url host port json err load_pid
   url=$(url_of "$peer")
-  host=${url#*://}; host=${host%%/*}; port=${host#*:}; host=${host%:*}
+  read -r host port <<<"$(url_host_port "$url")"
   json="$tmp/run-$rep-$size-$conns-$inflight-$peer.json"
   err="${json%.json}.err"
-  local bound=$((warmup + dur + 90))
-  timeout --kill-after=5 "$bound" nice -n "$nice_level" taskset -c 0 "$load_bin" --url "$url" --connections "$conns" \
-    --in-flight "$inflight" --size "$size" --duration "${dur}s" --warmup "${warmup}s" \
-    --threads 1 --cpus 0 --json >"$json" 2>"$err" </dev/null &
-  local load_pid=$!
-  started+=("$load_pid")
-  local i up=0
-  for i in $(seq 600); do  # up to 60 s for every connection to be open
-    kill -0 "$load_pid" 2>/dev/null || break
-    if [ "$(established "$host" "$port")" -ge "$conns" ]; then up=1; break; fi
-    sleep 0.1
-  done
+  start_load $((warmup + dur + 90)) "$url" "$conns" "$inflight" "$size" "$dur" "$json" "$err"
+  local up=0
+  # Up to 60 s for every connection to be open.
+  if wait_established "$host" "$port" "$conns" "$load_pid" 600; then up=1; fi
   local margin t0 t1 c0 c1 pids busy0 busy1
   margin=$(awk -v d="$dur" 'BEGIN { m = d / 10; if (m > 0.5) m = 0.5; print m }')
   mapfile -t pids < <(server_pids "$peer")
@@ -722,20 +621,12 @@ done
 # traced_run PEER TOOL OUT: a load run of 5 s on PEER with TOOL (strace or perf) attached to the
 # server's processes over the window; prints the messages echoed in that window.
 traced_run() {
-  local peer=$1 tool=$2 out=$3 url host port json load_pid tool_pid i p pids attach=()
+  local peer=$1 tool=$2 out=$3 url host port json load_pid tool_pid p pids attach=()
   url=$(url_of "$peer")
-  host=${url#*://}; host=${host%%/*}; port=${host#*:}; host=${host%:*}
+  read -r host port <<<"$(url_host_port "$url")"
   json="$tmp/$tool-$peer.json"
-  timeout --kill-after=5 $((warmup + 5 + 90)) nice -n "$nice_level" taskset -c 0 "$load_bin" --url "$url" \
-    --connections "$conns" --in-flight "$inflight" --size "$size" --duration 5s --warmup "${warmup}s" \
-    --threads 1 --cpus 0 --json >"$json" 2>"$tmp/$tool-$peer.err" </dev/null &
-  load_pid=$!
-  started+=("$load_pid")
-  for i in $(seq 600); do
-    kill -0 "$load_pid" 2>/dev/null || break
-    [ "$(established "$host" "$port")" -ge "$conns" ] && break
-    sleep 0.1
-  done
+  start_load $((warmup + 5 + 90)) "$url" "$conns" "$inflight" "$size" 5 "$json" "$tmp/$tool-$peer.err"
+  wait_established "$host" "$port" "$conns" "$load_pid" 600 || true
   sleep "$warmup"
   mapfile -t pids < <(server_pids "$peer")
   if [ "$tool" = strace ]; then

@@ -65,8 +65,9 @@ load_bin=""
 nice_level=""
 do_build=1
 
-die() { echo "bench-reverse: $*" >&2; exit 1; }
-note() { echo "bench-reverse: $*" >&2; }
+bench_prog=bench-reverse
+# shellcheck source=scripts/bench-lib.sh
+source "$root/scripts/bench-lib.sh"
 
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -87,22 +88,12 @@ while [ $# -gt 0 ]; do
   shift
 done
 
-[[ "$repeat" =~ ^[1-9][0-9]*$ ]] || die "--repeat: '$repeat' is not a whole number above 0"
-[[ "$duration" =~ ^[1-9][0-9]*$ ]] || die "--duration: '$duration' is not a whole number of seconds above 0"
-[[ "$warmup" =~ ^[0-9]+$ ]] || die "--warmup: '$warmup' is not a whole number of seconds"
+check_run_options
 [[ "$prepared" =~ ^[1-9][0-9]*$ ]] || die "--prepared: '$prepared' is not a whole number above 0"
-IFS=, read -r -a rows <<<"$rows_arg"
-for r in "${rows[@]}"; do
-  [[ "$r" =~ ^[0-9]+/[1-9][0-9]*/[1-9][0-9]*$ ]] || die "--rows: '$r' is not SIZE/CONNECTIONS/IN_FLIGHT"
-done
 IFS=, read -r -a paths <<<"$paths_arg"
 for p in "${paths[@]}"; do
   case "$p" in direct|proxy|reverse|reverse-tls) ;; *) die "--paths: unknown path '$p'" ;; esac
 done
-if [ -z "$nice_level" ]; then
-  if [ "$(id -u)" -eq 0 ]; then nice_level=-10; else nice_level=0; fi
-fi
-[[ "$nice_level" =~ ^-?[0-9]+$ ]] || die "--nice: '$nice_level' is not a whole number"
 [ "$(nproc --all)" -ge 2 ] || die "needs at least 2 CPUs (CPU 0: load and backend, CPU 1: the gateways)"
 for tool in taskset ss timeout; do command -v "$tool" >/dev/null 2>&1 || die "needs $tool"; done
 [ -x /usr/bin/python3 ] || die "needs /usr/bin/python3"
@@ -110,14 +101,7 @@ for tool in taskset ss timeout; do command -v "$tool" >/dev/null 2>&1 || die "ne
 # ---------------------------------------------------------------------------------------------
 # Binaries and the test PKI.
 
-if { [ -z "$postern_bin" ] || [ -z "$load_bin" ]; } && [ "$do_build" = 1 ]; then
-  note "building build/postern and build/postern-load (make all load)"
-  make -C "$root" -s all load >&2 || die "make all load failed"
-fi
-[ -n "$postern_bin" ] || postern_bin="$root/build/postern"
-[ -n "$load_bin" ] || load_bin="$root/build/postern-load"
-[ -x "$postern_bin" ] || die "no postern binary at $postern_bin"
-[ -x "$load_bin" ] || die "no load generator at $load_bin (make load)"
+find_binaries
 pki="$root/build/test-pki"
 "$root/scripts/make-test-pki.sh" "$pki" >/dev/null || die "scripts/make-test-pki.sh $pki failed"
 
@@ -132,22 +116,11 @@ stamp=$(date +%Y-%m-%d-%H%M%S)
 base="$out_dir/reverse-$stamp"
 logs="$out_dir/logs-$stamp"
 mkdir -p "$logs"
+bench_logs=$logs
+bench_log_hint="log in $logs"
 tree_rev=$(git -C "$root" describe --always --dirty 2>/dev/null || echo '?')
 started=()
 
-stop_all() {
-  local pid i alive
-  [ ${#started[@]} -gt 0 ] || return 0
-  for pid in "${started[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for i in $(seq 50); do
-    alive=0
-    for pid in "${started[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
-    [ "$alive" = 0 ] && break
-    sleep 0.1
-  done
-  for pid in "${started[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
-  started=()
-}
 cleanup() {
   local rc=$?
   stop_all
@@ -155,48 +128,20 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-forget() {
-  local keep=() pid
-  for pid in "${started[@]}"; do [ "$pid" = "$1" ] || keep+=("$pid"); done
-  started=("${keep[@]}")
-}
-
-# established HOST PORT: connections established on that local listener.
-established() { ss -Htn state established "( sport = :$2 )" src "$1" 2>/dev/null | wc -l; }
-
-wait_port() {  # HOST PORT PID NAME
-  local host=$1 port=$2 pid=$3 name=$4 i
-  for i in $(seq 100); do
-    kill -0 "$pid" 2>/dev/null || die "$name exited before listening on $host:$port (log in $logs)"
-    if (exec 3<>"/dev/tcp/$host/$port") 2>/dev/null; then return 0; fi
-    sleep 0.1
-  done
-  die "$name does not listen on $host:$port after 10 s (log in $logs)"
-}
 
 # wait_links HOST PORT N PID NAME: at least N links established on the backplane within 15 s.
 wait_links() {
-  local host=$1 port=$2 n=$3 pid=$4 name=$5 i
-  for i in $(seq 150); do
-    kill -0 "$pid" 2>/dev/null || die "$name exited (log in $logs)"
-    [ "$(established "$host" "$port")" -ge "$n" ] && return 0
-    sleep 0.1
-  done
+  local host=$1 port=$2 n=$3 pid=$4 name=$5
+  wait_established "$host" "$port" "$n" "$pid" 150 && return 0
+  kill -0 "$pid" 2>/dev/null || die "$name exited (log in $logs)"
   die "$name: fewer than $n reverse links parked on $host:$port after 15 s (log in $logs)"
 }
 
-for hp in 127.0.52.1:8100 127.0.52.2:8000 127.0.52.3:8200 127.0.52.3:1452 127.0.52.4:8200 127.0.0.1:15252; do
-  if (exec 3<>"/dev/tcp/${hp%:*}/${hp#*:}") 2>/dev/null; then
-    die "something already listens on $hp: stop it first"
-  fi
-done
+refuse_taken 127.0.52.1:8100 127.0.52.2:8000 127.0.52.3:8200 127.0.52.3:1452 127.0.52.4:8200 127.0.0.1:15252
 
 # ---------------------------------------------------------------------------------------------
 # Configs (kept in $cfg).
 
-reactor_xml() { printf '  <reactor><threads>1</threads><cpus>%s</cpus></reactor>\n' "$1"; }
-xml_head='<?xml version="1.0" encoding="UTF-8"?>
-<gateway-config xmlns="http://xmlns.kaazing.org/2016/06/gateway">'
 security_xml() {  # IDENTITY.pem
   printf '  <security>\n    <keystore><type>PEM</type><file>%s</file></keystore>\n' "$pki/$1"
   printf '    <truststore><type>PEM</type><file>%s</file></truststore>\n  </security>\n' "$pki/ca.pem"
@@ -298,27 +243,25 @@ done
 
 need_path() { local p; for p in "${paths[@]}"; do [ "$p" = "$1" ] && return 0; done; return 1; }
 declare -A pid_of
-start_server() {  # NAME CPU
-  nice -n "$nice_level" taskset -c "$2" "$postern_bin" -c "$cfg/$1.xml" >"$logs/$1.log" 2>&1 </dev/null &
-  pid_of[$1]=$!
-  started+=("$!")
+start_gateway() {  # NAME CPU: postern with the config $cfg/NAME.xml
+  start_server "$1" "$2" "$postern_bin" -c "$cfg/$1.xml"
 }
-start_server backend 0
+start_gateway backend 0
 wait_port 127.0.52.2 8000 "${pid_of[backend]}" "backend"
 if need_path proxy; then
-  start_server proxy 1
+  start_gateway proxy 1
   wait_port 127.0.52.1 8100 "${pid_of[proxy]}" "proxy"
 fi
 if need_path reverse; then
-  start_server dmz 1
+  start_gateway dmz 1
   wait_port 127.0.52.3 8200 "${pid_of[dmz]}" "DMZ"
-  start_server internal 1
+  start_gateway internal 1
   wait_links 127.0.52.3 1452 "$prepared" "${pid_of[internal]}" "internal"
 fi
 if need_path reverse-tls; then
-  start_server dmz-tls 1
+  start_gateway dmz-tls 1
   wait_port 127.0.52.4 8200 "${pid_of[dmz-tls]}" "DMZ (tls)"
-  start_server internal-tls 1
+  start_gateway internal-tls 1
   wait_links 127.0.0.1 15252 "$prepared" "${pid_of[internal-tls]}" "internal (tls)"
 fi
 
@@ -347,18 +290,6 @@ backplane_of() {
   esac
 }
 clk_tck=$(getconf CLK_TCK)
-ticks_of() {  # PID: utime + stime in ticks
-  local line rest f
-  line=$(cat "/proc/$1/stat" 2>/dev/null) || { echo 0; return; }
-  rest=${line##*) }
-  read -r -a f <<<"$rest"
-  echo $((f[11] + f[12]))
-}
-cpu_busy() {
-  awk '$1 == "cpu0" { b0 = $2 + $3 + $4 + $7 + $8 + $9 }
-       $1 == "cpu1" { b1 = $2 + $3 + $4 + $7 + $8 + $9 }
-       END { print b0, b1 }' /proc/stat
-}
 
 runs="$base-runs.csv"
 echo "rep,size,connections,in_flight,path,msgs_per_s,p50_us,p99_us,backend_cpu_us,hop1_cpu_us,hop2_cpu_us,cpu0_busy_percent,cpu1_busy_percent,client_cpu_percent,errors" >"$runs"
@@ -367,21 +298,13 @@ measure() {  # PATH SIZE CONNS IN_FLIGHT REP
   local path=$1 size=$2 conns=$3 inflight=$4 rep=$5
   local url host port json err load_pid i up=0 rc=0 names=() pids=() n t0 t1 b0 b1 c0=() c1=()
   url=$(url_of "$path")
-  host=${url#*://}; host=${host%%/*}; port=${host#*:}; host=${host%:*}
+  read -r host port <<<"$(url_host_port "$url")"
   json="$logs/run-$rep-$size-$conns-$inflight-$path.json"
   err="${json%.json}.err"
   read -r -a names <<<"$(procs_of "$path")"
   for n in "${names[@]}"; do pids+=("${pid_of[$n]}"); done
-  timeout --kill-after=5 $((warmup + duration + 60)) nice -n "$nice_level" taskset -c 0 "$load_bin" \
-    --url "$url" --connections "$conns" --in-flight "$inflight" --size "$size" --duration "${duration}s" \
-    --warmup "${warmup}s" --threads 1 --cpus 0 --json >"$json" 2>"$err" </dev/null &
-  load_pid=$!
-  started+=("$load_pid")
-  for i in $(seq 300); do
-    kill -0 "$load_pid" 2>/dev/null || break
-    if [ "$(established "$host" "$port")" -ge "$conns" ]; then up=1; break; fi
-    sleep 0.1
-  done
+  start_load $((warmup + duration + 60)) "$url" "$conns" "$inflight" "$size" "$duration" "$json" "$err"
+  if wait_established "$host" "$port" "$conns" "$load_pid" 300; then up=1; fi
   if [ "$up" = 1 ]; then
     sleep "$(awk -v w="$warmup" 'BEGIN { print w + 0.5 }')"
     t0=$EPOCHREALTIME; b0=$(cpu_busy)
