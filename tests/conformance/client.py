@@ -9,18 +9,25 @@ frames unfragmented and at most 125 bytes, 5.5.1 close payload shape and nothing
 CaseFailure. Every read has a deadline.
 """
 
-import base64
-import hashlib
 import os
 import socket
 import struct
+import sys
 import threading
 import time
+from pathlib import Path
 
-OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
+# The frame, accept-key and close-payload helpers are the scenario tests' (tests/scenario/wire.py).
+_SCENARIO = str(Path(__file__).resolve().parent.parent / "scenario")
+if _SCENARIO not in sys.path:
+    sys.path.insert(0, _SCENARIO)
+
+import wire  # noqa: E402
+from wire import (OP_BINARY, OP_CLOSE, OP_CONT, OP_PING, OP_PONG, OP_TEXT,  # noqa: E402,F401
+                  accept_key, close_payload)
+
 OP_NAMES = {OP_CONT: "continuation", OP_TEXT: "text", OP_BINARY: "binary", OP_CLOSE: "close",
             OP_PING: "ping", OP_PONG: "pong"}
-WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 IO_TIMEOUT_S = 5.0      # a reply that should come
 CLOSE_TIMEOUT_S = 1.0   # the TCP close after a close frame (immediate in a conforming server)
 
@@ -39,45 +46,13 @@ def short(data, limit=48):
     return f"{data[:limit]!r}... ({len(data)} bytes)"
 
 
-def accept_key(key):
-    return base64.b64encode(hashlib.sha1((key + WS_GUID).encode()).digest()).decode()
-
-
-def apply_mask(payload, mask):
-    """payload XOR the 4-byte mask repeated (RFC 6455 5.3)."""
-    n = len(payload)
-    if n == 0:
-        return b""
-    key = (bytes(mask) * (n // 4 + 1))[:n]
-    return (int.from_bytes(payload, "big") ^ int.from_bytes(key, "big")).to_bytes(n, "big")
-
-
 def encode_frame(opcode, payload=b"", fin=True, rsv=0, masked=True, mask=None, length=None):
-    """One client frame. mask: 4 bytes (default random); length overrides the announced payload
-    length (the payload given is still what is sent); rsv is the 3-bit RSV field."""
-    if isinstance(payload, str):
-        payload = payload.encode()
-    n = len(payload) if length is None else length
-    b0 = (0x80 if fin else 0) | ((rsv & 7) << 4) | (opcode & 0xF)
-    mbit = 0x80 if masked else 0
-    if n < 126:
-        head = bytes([b0, mbit | n])
-    elif n < 1 << 16:
-        head = bytes([b0, mbit | 126]) + struct.pack("!H", n)
-    else:
-        head = bytes([b0, mbit | 127]) + struct.pack("!Q", n)
-    if masked:
-        mask = os.urandom(4) if mask is None else mask
-        return head + mask + apply_mask(payload, mask)
-    return head + payload
-
-
-def close_payload(code=None, reason=b""):
-    if code is None:
-        return b""
-    if isinstance(reason, str):
-        reason = reason.encode()
-    return struct.pack("!H", code) + reason
+    """One client frame, as wire.encode_frame writes it, with one difference kept on purpose:
+    mask defaults to 4 random bytes per frame (RFC 6455 5.3: unpredictable), where the scenario
+    tests' default is one fixed mask. length overrides the announced payload length (the
+    payload given is still what is sent); rsv is the 3-bit RSV field."""
+    return wire.encode_frame(opcode, payload, fin=fin, rsv=rsv, masked=masked,
+                             mask=os.urandom(4) if mask is None else bytes(mask), length=length)
 
 
 def close_code_sendable(code):
