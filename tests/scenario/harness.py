@@ -421,3 +421,47 @@ class GatewayTestCase(unittest.TestCase):
             self.fail(f"postern died during this test (status {status})\n" + text)
         if was_running and status != 0:
             self.fail(f"postern exited with status {status} after SIGTERM\n" + text)
+
+
+def stop_gateways(gateways):
+    """Stops every gateway (SIGTERM, SIGKILL after 10 s) and removes its files; returns the
+    problems found, one text each with the gateway's log: a sanitizer report, no exit within
+    10 s of SIGTERM, or a status other than 0 after SIGTERM. A gateway that was no longer
+    running (a test killed it, or it never got ready) is not held to its exit status."""
+    problems = []
+    for g in gateways:
+        was_running = g.alive()
+        status = g.stop()
+        text = g.log_text()
+        if g.sanitizer_report(text):
+            problems.append("sanitizer report\n" + text)
+        if g.killed:
+            problems.append("did not exit within 10 s of SIGTERM\n" + text)
+        if was_running and status != 0:
+            problems.append(f"exited with status {status} after SIGTERM\n" + text)
+        g.cleanup()
+    return problems
+
+
+class MultiGatewayTestCase(unittest.TestCase):
+    """Base class for tests that start several gateways of their own with start(config_text),
+    or put a Gateway in self.gateways themselves. tearDown stops them all and fails with every
+    problem stop_gateways finds; a subclass with more to release releases it around
+    super().tearDown()."""
+
+    def setUp(self):
+        super().setUp()
+        self.gateways = []
+
+    def tearDown(self):
+        problems = stop_gateways(self.gateways)
+        if problems:
+            self.fail("\n".join(problems))
+
+    def start(self, config_text):
+        """A gateway started from config_text (raises AssertionError when it is not ready);
+        recorded for tearDown first, so that one that fails to start is cleaned up too."""
+        g = Gateway(config_text=config_text)
+        self.gateways.append(g)
+        g.start()
+        return g

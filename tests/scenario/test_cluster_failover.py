@@ -27,7 +27,7 @@ import time
 import unittest
 
 from backends import BackendLoop, TcpEcho
-from harness import Gateway, gateway_xml, require_test_pki, security_xml, service_xml
+from harness import MultiGatewayTestCase, gateway_xml, require_test_pki, security_xml, service_xml
 from wire import Closed, RawConnection, client_ssl_context, upgrade_request
 
 WS_PORT = 8000
@@ -112,36 +112,17 @@ class Sentinel:
         self.sock.close()
 
 
-class ClusterFailover(unittest.TestCase):
+class ClusterFailover(MultiGatewayTestCase):
     def setUp(self):
-        self.members = []
+        super().setUp()
         self.clients = []
 
     def tearDown(self):
         for conn in self.clients:
             conn.close()
-        problems = []
-        for g in self.members:
-            was_running = g.alive()
-            status = g.stop()
-            text = g.log_text()
-            if g.sanitizer_report(text):
-                problems.append("sanitizer report\n" + text)
-            if g.killed:
-                problems.append("did not exit within 10 s of SIGTERM\n" + text)
-            if was_running and status != 0:
-                problems.append(f"exited with status {status} after SIGTERM\n" + text)
-            g.cleanup()
-        if problems:
-            self.fail("\n".join(problems))
+        super().tearDown()
 
     # ---- helpers ----
-
-    def start(self, config_text):
-        g = Gateway(config_text=config_text)
-        self.members.append(g)
-        g.start()
-        return g
 
     def assert_log(self, g, pattern, timeout, start=0):
         line = g.wait_for_log(pattern, timeout, start)

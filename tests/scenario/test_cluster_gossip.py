@@ -15,7 +15,7 @@ import struct
 import time
 import unittest
 
-from harness import Gateway, gateway_xml, service_xml
+from harness import Gateway, MultiGatewayTestCase, gateway_xml, service_xml
 from wire import RawConnection, upgrade_request
 
 WS_PORT = 8000
@@ -72,34 +72,17 @@ def established_to(address, port):
     return count
 
 
-class ClusterGossip(unittest.TestCase):
+class ClusterGossip(MultiGatewayTestCase):
     def setUp(self):
-        self.members = []
+        super().setUp()
         self.tmp_files = []
 
     def tearDown(self):
-        problems = []
-        for g in self.members:
-            was_running = g.alive()
-            status = g.stop()
-            text = g.log_text()
-            if g.sanitizer_report(text):
-                problems.append("sanitizer report\n" + text)
-            if g.killed:
-                problems.append("did not exit within 10 s of SIGTERM\n" + text)
-            if was_running and status != 0:
-                problems.append(f"exited with status {status} after SIGTERM\n" + text)
-            g.cleanup()
-        for path in self.tmp_files:
-            os.unlink(path)
-        if problems:
-            self.fail("\n".join(problems))
-
-    def start(self, config_text):
-        g = Gateway(config_text=config_text)
-        self.members.append(g)
-        g.start()
-        return g
+        try:
+            super().tearDown()
+        finally:
+            for path in self.tmp_files:
+                os.unlink(path)
 
     def assert_log(self, g, pattern, timeout, start=0):
         line = g.wait_for_log(pattern, timeout, start)
@@ -113,7 +96,7 @@ class ClusterGossip(unittest.TestCase):
                     self.assert_log(g, f"cluster: member {other} joined", timeout)
 
     def key_file(self, secret):
-        path = os.path.join(self.members[0].tmp if self.members else "/tmp",
+        path = os.path.join(self.gateways[0].tmp if self.gateways else "/tmp",
                             f"postern-cluster-key-{os.getpid()}-{len(self.tmp_files)}")
         with open(path, "wb") as f:
             f.write(secret)
@@ -178,7 +161,7 @@ class ClusterGossip(unittest.TestCase):
         config = echo_member("127.0.39.1", cluster_xml("gossip-39", "tcp://192.0.2.1:5939",
                                                        ["udp://239.255.38.9:5939"]))
         g = Gateway(config_text=config)
-        self.members.append(g)
+        self.gateways.append(g)
         with self.assertRaises(AssertionError):
             g.start()
         self.assertEqual(g.exit_status, 1)

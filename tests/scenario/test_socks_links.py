@@ -27,7 +27,8 @@ import time
 import unittest
 
 from backends import BackendLoop, TcpEcho
-from harness import Gateway, gateway_xml, require_test_pki, run_postern, security_xml, service_xml
+from harness import (Gateway, MultiGatewayTestCase, gateway_xml, require_test_pki, run_postern, security_xml,
+                     service_xml)
 from wire import RawConnection, upgrade_request
 
 DMZ = "127.0.62.1"
@@ -54,32 +55,17 @@ def wait_until(predicate, timeout, step=0.05):
     return predicate()
 
 
-class SocksLinks(unittest.TestCase):
+class SocksLinks(MultiGatewayTestCase):
     def setUp(self):
-        self.gateways = []
+        super().setUp()
         self.loop = BackendLoop()
         self.backend = self.loop.start(TcpEcho(BACKEND, BACKEND_PORT))
 
     def tearDown(self):
-        problems = []
-        for g in self.gateways:
-            was_running = g.alive()
-            status = g.stop()
-            text = g.log_text()
-            if g.sanitizer_report(text):
-                problems.append("sanitizer report\n" + text)
-            if was_running and status != 0:
-                problems.append(f"exited with status {status} after SIGTERM\n" + text)
-            g.cleanup()
-        self.loop.stop()
-        if problems:
-            self.fail("\n".join(problems))
-
-    def start(self, config):
-        g = Gateway(config_text=config)
-        self.gateways.append(g)
-        g.start()
-        return g
+        try:
+            super().tearDown()
+        finally:
+            self.loop.stop()
 
     def expect_log(self, gateway, regex, timeout):
         line = gateway.wait_for_log(re.compile(regex), timeout)
