@@ -22,6 +22,11 @@ the name in its SANs. What a user would see, asserted:
   reach the internal gateway's side of the backplane at all, and every TCP connection between
   DMZ and internal is one the DMZ accepted on its backplane port (the DMZ dialed none). The
   client namespace has no route to the internal network.
+- Silently dead links are noticed and replaced (test_slow_): a partition between DMZ and
+  internal network (nftables in the DMZ namespace drops every packet either way, so neither end
+  sees a FIN or a reset) makes the DMZ drop its parked links by TCP keep-alive (10 s idle, then
+  3 probes 5 s apart) and stop being ready; once the partition heals, the internal gateway's
+  retries park new links and clients are served again.
 
 Skips with the reason when it cannot run here: not root, no `ip` or `nft`, `ip netns add` or
 nftables refused. Processes run by `scripts/netns-topology.sh exec NS build/postern ...` (the
@@ -57,7 +62,8 @@ READY_TIMEOUT_S = 10.0
 PARK_TIMEOUT_S = 10.0
 BALANCER_TRIES = 30            # x 0.1 s: readiness is gossiped every 200 ms
 STOP_TIMEOUT_S = 10.0
-CONNECT_PROBE_S = 2.0          # a dropped SYN is retried by the kernel; 2 s is a clear timeout
+CONNECT_PROBE_S = 2.0
+KEEPALIVE_NOTICE_S = 45.0      # keep-alive: 10 s idle + 3 probes x 5 s (25 s), plus slack          # a dropped SYN is retried by the kernel; 2 s is a clear timeout
 CLIENT_TIMEOUT_S = 60
 CLIENTS = 3
 RECORDS = 200
@@ -387,6 +393,47 @@ class ReverseNetns(unittest.TestCase):
         self.assertEqual(len(claimed), 1 + CLIENTS, f"links claimed in internal1.log: {claimed}")
         for peer in claimed:
             self.assertTrue(peer.startswith(f"{CLIENT_IP}:"), f"internal1 named the client {peer}, not {CLIENT_IP}")
+
+    def partition(self, on):
+        """Drops every packet between the DMZ and the internal network, in the DMZ namespace."""
+        ruleset = ("table inet postern_partition {\n"
+                   "  chain input { type filter hook input priority -10; ip saddr 10.231.2.0/24 drop; }\n"
+                   "  chain output { type filter hook output priority -10; ip daddr 10.231.2.0/24 drop; }\n"
+                   "}\n") if on else "delete table inet postern_partition\n"
+        done = subprocess.run([str(TOPOLOGY), "exec", "dmz", "nft", "-f", "-"], input=ruleset, capture_output=True,
+                              text=True, timeout=30, env=self.env)
+        self.assertEqual(done.returncode, 0, done.stderr)
+
+    def test_slow_silently_dead_links_are_noticed_and_replaced(self):
+        mark = len(self.dmz.log())
+        self.partition(True)
+        partitioned = time.monotonic()
+        dropped = re.compile(r"parked link from 10\.231\.2\.2:\d+ for \S+ dropped: ")
+        not_ready = re.compile(r"service 'DMZ App1': not ready, no reverse link parked")
+        for _ in range(int(KEEPALIVE_NOTICE_S / 0.1)):
+            text = self.dmz.log()[mark:]
+            if dropped.search(text) and not_ready.search(text):
+                break
+            time.sleep(0.1)
+        took = time.monotonic() - partitioned
+        text = self.dmz.log()[mark:]
+        self.assertIsNotNone(dropped.search(text), f"no parked link dropped within {took:.0f} s:\n{text[-4000:]}")
+        self.assertIsNotNone(not_ready.search(text), f"DMZ App1 still ready after {took:.0f} s:\n{text[-4000:]}")
+        self.assertGreater(took, 9.0, "links dropped before any keep-alive could have failed")
+        mark = len(self.dmz.log())
+        self.partition(False)
+        ready = None
+        for _ in range(100):
+            ready = PARKED.search(self.dmz.log()[mark:])
+            if ready:
+                break
+            time.sleep(0.1)
+        self.assertIsNotNone(ready, "no link parked again within 10 s after the partition healed:\n"
+                             + self.dmz.log()[mark:][-4000:] + "\n==== internal1 ====\n" + self.internal.log()[-4000:])
+        status = self.ns_python("client", WAIT_SERVED_CODE, self.pki / "ca.pem", HOST, PORT, "/app1",
+                                REPO / "tests" / "scenario", BALANCER_TRIES)
+        self.assertEqual(status, "101", f"not served again after the partition: {status}")
+        self.serve_clients(1)
 
     def test_nothing_dials_into_internal(self):
         """With links parked, a new connection into the internal namespace is dropped."""
