@@ -182,11 +182,6 @@ void link_pool::adopt_link(core::unique_fd fd, const backplane_plan& bp) {
   _links.push_back(std::make_unique<link>(*this, std::move(fd), bp));
 }
 
-std::size_t link_pool::parked(std::string_view uri) const noexcept {
-  auto it = _parked.find(uri);
-  return it == _parked.end() ? 0 : it->second.size();
-}
-
 std::unique_ptr<net::transport> link_pool::claim(std::string_view uri, const net::socket_address& client) {
   auto it = _parked.find(uri);
   if (it == _parked.end() || it->second.empty()) return nullptr;

@@ -79,7 +79,6 @@ class link_pool {
   void wait(std::string_view uri, const net::socket_address& client, waiter& w);
   void cancel(waiter& w) noexcept;
 
-  std::size_t parked(std::string_view uri) const noexcept;
   // Reactor 0 asks: a client waits for uri on a reactor without a link. Retires this reactor's
   // oldest link for uri (SOCKS reply 6) unless a client here waits for it too; the internal
   // gateway's replacement goes to the reactor with the waiting client.

@@ -52,7 +52,6 @@ class reverse_dialer {
   // Stops dialing and closes every link not yet claimed (the gateway is stopping).
   void stop();
 
-  unsigned parked() const noexcept { return _parked; }
   const config::service_config& service() const noexcept { return *_plan->service; }
   // The service's backend became unreachable (false) or reachable again (true): without a
   // backend the links are closed and none is dialed, so the DMZ stops offering this pair.

@@ -61,7 +61,6 @@ class worker {
   const runtime& rt() const noexcept { return *_runtime; }
   const config::gateway_config& config() const noexcept { return *_runtime->config; }
   readiness_registry& readiness() const noexcept { return *_readiness; }
-  std::size_t connection_count() const noexcept { return _connection_count; }
   // Connections of this worker that serve a client with a local service (connection::
   // count_as_load): the member's load that the cluster gossips and the balancer compares.
   std::size_t load_count() const noexcept { return _load_count; }
