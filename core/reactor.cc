@@ -12,12 +12,10 @@
 // its owner may free it.
 #include "core/reactor.h"
 
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <cassert>
 #include <cerrno>
@@ -191,7 +189,6 @@ reactor::reactor(unsigned id, const reactor_options& options)
     _backend = std::make_unique<uring_backend>(*this, options);
   else
     _backend = std::make_unique<epoll_backend>(*this);
-  _reserve_fd = unique_fd(::open("/dev/null", O_RDONLY | O_CLOEXEC));
 }
 
 reactor::~reactor() = default;
@@ -391,24 +388,8 @@ void reactor::report_later(stream& s, int error, bool connecting) {
 bool reactor::accept_failed(listener& l, int error) {
   l._handler->on_accept_error(error);
   if (l._closing || !is_resource_error(error)) return false;
-  if (error == EMFILE || error == ENFILE) shed_backlog(l);
   arm_timer(l._retry_timer, listener::accept_retry_ms);
   return true;
-}
-
-void reactor::shed_backlog(listener& l) {
-  if (!_reserve_fd) return;
-  _reserve_fd.reset();
-  constexpr int max_shed = 256;  // per failure; the retry timer comes back for the rest
-  int shed = 0;
-  while (shed < max_shed) {
-    const int fd = ::accept4(l.fd(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd < 0) break;
-    ::close(fd);
-    ++shed;
-  }
-  _reserve_fd = unique_fd(::open("/dev/null", O_RDONLY | O_CLOEXEC));
-  if (shed > 0) LOG_WARN("out of file descriptors: closed %d waiting connection(s) at once", shed);
 }
 
 }  // namespace postern::core

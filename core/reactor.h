@@ -287,12 +287,8 @@ class reactor {
   void queue_drained(stream& s);
   void report_later(stream& s, int error, bool connecting);
   // An accept failed: tells the handler; returns true when accepting must pause (a resource
-  // error), in which case the retry timer is armed and the back end stops accepting. Out of file
-  // descriptors (EMFILE, ENFILE), it first sheds the connections waiting in the backlog: the
-  // reserve descriptor is closed, each waiting connection accepted and closed at once (the
-  // client sees the connection end instead of hanging), and the reserve reopened.
+  // error), in which case the retry timer is armed and the back end stops accepting.
   bool accept_failed(listener& l, int error);
-  void shed_backlog(listener& l);
   void run_deferred();
   void flush_dirty();
   void run_closed();
@@ -312,7 +308,6 @@ class reactor {
   std::vector<std::move_only_function<void()>> _deferred_running;  // swapped with _deferred
   reactor_group* _group = nullptr;
   bool _stopping = false;
-  unique_fd _reserve_fd;  // /dev/null, given up for a moment when the descriptors run out
 };
 
 }  // namespace postern::core
