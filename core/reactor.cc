@@ -63,7 +63,9 @@ std::string_view to_string(backend_kind kind) {
 // stream
 
 stream::stream(reactor& owner, unique_fd fd, stream_handler& handler)
-    : _reactor(&owner), _handler(&handler), _fd(std::move(fd)), _out(owner.buffers()) {}
+    : _reactor(&owner), _handler(&handler), _fd(std::move(fd)), _out(owner.buffers()) {
+  if (_fd) ++owner._open_streams;
+}
 
 stream::stream(reactor& owner, stream_handler& handler)
     : _reactor(&owner), _handler(&handler), _out(owner.buffers()) {}
@@ -73,6 +75,7 @@ stream::~stream() {
   // waiting to happen: the owner frees only after on_closed (or never opened the stream).
   assert(_in_flight == 0 && "stream destroyed with kernel operations in flight");
   assert(!(_flags & flag_dirty) && "stream destroyed while on its reactor's flush list");
+  if (_fd) --_reactor->_open_streams;  // never opened: the descriptor closes with _fd
 }
 
 void stream::connect(const sockaddr* addr, socklen_t addr_len) {
@@ -89,6 +92,7 @@ void stream::connect(const sockaddr* addr, socklen_t addr_len) {
     return;
   }
   _fd.reset(fd);
+  ++_reactor->_open_streams;
   if (addr->sa_family == AF_INET || addr->sa_family == AF_INET6) {
     // Writes are corked per iteration already; Nagle would only add a round trip of delay.
     int one = 1;
@@ -328,6 +332,7 @@ void reactor::finish_close(stream& s) noexcept {
   if (s._flags & stream::flag_close_done) return;
   s._flags |= stream::flag_close_done;
   s._flags &= ~(stream::flag_read_armed | stream::flag_write_armed | stream::flag_registered);
+  if (s._fd) --_open_streams;
   s._fd.reset();
   // Only now: a send in flight may have been reading these buffers until its completion.
   s._out.clear();

@@ -244,6 +244,11 @@ class reactor {
   void disarm_timer(timer& t) noexcept { _timers.disarm(t); }
   timer_wheel& timers() noexcept { return _timers; }
 
+  // Streams of this reactor that hold a socket (accepted, connecting or connected, until the
+  // socket is closed): each is one file descriptor. The gateway compares it with its share of
+  // the process's descriptor limit before it takes a new client (worker's connection limit).
+  std::size_t open_streams() const noexcept { return _open_streams; }
+
   // Runs fn on this reactor after the current callback returns (same thread).
   void defer(std::move_only_function<void()> fn);
 
@@ -295,6 +300,7 @@ class reactor {
   bool has_pending_work() const noexcept;
 
   unsigned _id;
+  std::size_t _open_streams = 0;
   buffer_pool _buffers;
   std::uint64_t _now_ms;
   timer_wheel _timers;

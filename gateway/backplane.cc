@@ -295,7 +295,9 @@ void backplane::start() {
                           "): " + std::strerror(fd.error()));
     _acceptors.push_back(std::make_unique<acceptor>(
         _workers[0]->reactor(), std::move(*fd), "backplane " + bp.transport.to_string(),
-        [this, plan = &bp](core::unique_fd s) { hand_off(std::move(s), *plan); }));
+        [this, plan = &bp, what = "backplane " + bp.transport.to_string()](core::unique_fd s) {
+          if (!_workers[0]->refuse_at_limit(what)) hand_off(std::move(s), *plan);
+        }));
     _acceptors.back()->start();
     for (const std::string& uri : bp.logical_uris) {
       if (_uris.contains(uri)) continue;

@@ -1,6 +1,8 @@
 // postern: the program. Loads the config, prints it (--check) or serves it: one worker per
 // reactor thread, the main thread waiting for SIGINT/SIGTERM, then a bounded drain.
+#include <dirent.h>
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <atomic>
 #include <chrono>
@@ -50,6 +52,37 @@ int wait_until(Done done, std::chrono::milliseconds limit, const sigset_t& signa
     if (sig > 0) return sig;
   }
   return 0;
+}
+
+// Descriptors this process has open now (its /proc/self/fd entries, less the directory's own).
+std::size_t open_descriptors() {
+  DIR* dir = ::opendir("/proc/self/fd");
+  if (!dir) return 0;
+  std::size_t n = 0;
+  while (const dirent* e = ::readdir(dir))
+    if (e->d_name[0] != '.') ++n;
+  ::closedir(dir);
+  return n > 0 ? n - 1 : 0;
+}
+
+// The connection limit (worker::set_connection_limit): RLIMIT_NOFILE less the descriptors open
+// once everything listens (rings, listeners, gossip sockets, the log) and a reserve of 1/16
+// (at least 16) for what opens later — accept's own descriptor when it refuses, a reverse
+// link's replacement, a config reload — shared equally by the reactors. Logged at start.
+void set_connection_limits(core::reactor_group& group, std::vector<std::unique_ptr<gateway::worker>>& workers) {
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) != 0 || lim.rlim_cur == RLIM_INFINITY) return;
+  const std::size_t limit = lim.rlim_cur;
+  const std::size_t in_use = open_descriptors();
+  const std::size_t reserve = std::max<std::size_t>(16, limit / 16);
+  const std::size_t n = workers.size();
+  const std::size_t total = limit > in_use + reserve + n ? limit - in_use - reserve : n;
+  const std::size_t share = total / n;
+  LOG_INFO("connection limit: %zu open sockets per reactor (RLIMIT_NOFILE %zu, %zu in use at start, %zu kept in "
+           "reserve, %zu reactor(s)); beyond it new clients are refused",
+           share, limit, in_use, reserve, n);
+  for (unsigned i = 0; i < n; ++i)
+    group.post(i, [w = workers[i].get(), share](core::reactor&) { w->set_connection_limit(share); });
 }
 
 int serve(std::shared_ptr<const config::gateway_config> config) {
@@ -155,6 +188,7 @@ int serve(std::shared_ptr<const config::gateway_config> config) {
   if (failed.load() > 0) {
     status = 1;
   } else {
+    set_connection_limits(*group, workers);
     std::size_t listeners = rt->endpoints.size();
     LOG_INFO("postern ready: %zu service(s) on %zu listener(s) per reactor, %u reactor(s), backend %s",
              config->services.size(), listeners, n, core::to_string(group->backend()).data());

@@ -4,6 +4,8 @@
 #include <cstring>
 #include <stdexcept>
 
+#include <sys/socket.h>
+
 #include "core/log.h"
 #include "core/reactor_group.h"
 #include "gateway/acceptor.h"
@@ -129,8 +131,8 @@ void worker::start() {
                                here.front()->logical_uri + "): " + std::strerror(fd.error()));
     auto& a = _listeners.emplace_back(std::make_unique<acceptor>(
         *_reactor, std::move(*fd), "socks " + here.front()->transport.to_string(),
-        [this, here](core::unique_fd s) {
-          if (!_draining) serve_forward_link(*this, std::move(s), here);
+        [this, here, what = "socks " + here.front()->transport.to_string()](core::unique_fd s) {
+          if (!_draining && !refuse_at_limit(what)) serve_forward_link(*this, std::move(s), here);
         }));
     a->start();
   }
@@ -155,8 +157,32 @@ void worker::set_backend_ready(const config::service_config& service, bool ready
     if (&d->service() == &service) d->set_backend_ready(ready);
 }
 
+bool worker::refuse_at_limit(std::string_view what) {
+  if (_reactor->open_streams() < _stream_limit) return false;
+  ++_refused_unlogged;
+  const std::uint64_t now = _reactor->now_ms();
+  if (_refused_logged_ms == 0 || now - _refused_logged_ms >= 10'000) {
+    LOG_WARN("connection limit reached on reactor %u (%zu open sockets, its share of RLIMIT_NOFILE): refused %zu "
+             "new client(s) on %.*s%s",
+             _reactor->id(), _reactor->open_streams(), _refused_unlogged, static_cast<int>(what.size()), what.data(),
+             _refused_logged_ms == 0 ? "" : " in the last 10 s or more");
+    _refused_logged_ms = now == 0 ? 1 : now;
+    _refused_unlogged = 0;
+  }
+  return true;
+}
+
 void worker::on_accept(const endpoint& ep, core::unique_fd fd) {
   if (_draining) return;  // fd closes here: the gateway is stopping
+  if (refuse_at_limit(ep.address.to_string())) {
+    if (ep.kind == endpoint_kind::http) {
+      // One small send on a fresh socket fits its buffer: the client reads why, then EOF.
+      static constexpr std::string_view answer =
+          "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+      [[maybe_unused]] auto sent = ::send(fd.get(), answer.data(), answer.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    }
+    return;  // fd closes here
+  }
   switch (ep.kind) {
     case endpoint_kind::http:
     case endpoint_kind::https:

@@ -78,6 +78,18 @@ class worker {
   // without a group). Stops at drain. The sink must outlive the worker's reactor loop.
   void report_load(std::function<void(unsigned, std::size_t)> sink, std::uint64_t interval_ms);
 
+  // The connection limit: this reactor's share of the descriptors the process may open for
+  // connections (RLIMIT_NOFILE less those open at start and a reserve; set by main after
+  // start, posted). A client accepted while the reactor's open streams (clients, backend
+  // connections, links) reach it is refused at once — plain HTTP gets a 503 — and a warning
+  // is logged (the first, then at most one summary every 10 s), so the process never runs
+  // out of descriptors and clients never wait in the backlog. Unlimited until set.
+  void set_connection_limit(std::size_t open_streams) noexcept { _stream_limit = open_streams; }
+  std::size_t connection_limit() const noexcept { return _stream_limit; }
+  // True, counted and logged when a new client on what (an address or "backplane …") must be
+  // refused; the caller closes its socket.
+  bool refuse_at_limit(std::string_view what);
+
   // The reverse links parked on this reactor (DMZ side, DESIGN §5).
   link_pool& links() noexcept { return *_links; }
   // Internal side: service's backend readiness changed (posted from reactor 0): its reverse
@@ -123,6 +135,9 @@ class worker {
   std::size_t _load_sent = static_cast<std::size_t>(-1);
   core::timer _load_timer;
   std::unique_ptr<link_pool> _links;
+  std::size_t _stream_limit = static_cast<std::size_t>(-1);
+  std::size_t _refused_unlogged = 0;     // refused since the last warning
+  std::uint64_t _refused_logged_ms = 0;  // when the last warning was written (0: never)
   std::vector<std::unique_ptr<reverse_dialer>> _dialers;  // internal side: links this reactor keeps
 };
 

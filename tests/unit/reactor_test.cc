@@ -394,6 +394,34 @@ TEST_P(reactor_test, connect_to_a_port_nobody_listens_on_is_refused) {
   close_all({&c});
 }
 
+TEST_P(reactor_test, open_streams_counts_sockets_from_adoption_or_connect_until_they_close) {
+  EXPECT_EQ(r->open_streams(), 0u);
+  auto [ours, peer] = make_socketpair();
+  auto adopted = std::make_unique<recorder>(*r, std::move(ours));
+  EXPECT_EQ(r->open_streams(), 1u);
+  auto [fd, at] = listening_socket();
+  recorder c(*r);
+  EXPECT_EQ(r->open_streams(), 1u) << "a stream without a socket yet";
+  c.on_connect = [&](int) { r->stop(); };
+  c.s.connect(reinterpret_cast<sockaddr*>(&at), sizeof at);
+  EXPECT_EQ(r->open_streams(), 2u) << "connect made a socket";
+  ASSERT_TRUE(run());
+  adopted->close();  // nothing in flight: its descriptor closes now, on_closed comes later
+  EXPECT_EQ(adopted->closed, 0);
+  EXPECT_EQ(r->open_streams(), 1u);
+  run_idle(20);
+  EXPECT_EQ(adopted->closed, 1);
+  EXPECT_EQ(r->open_streams(), 1u);
+  close_all({&c});
+  EXPECT_EQ(r->open_streams(), 0u);
+  {
+    auto [never, other] = make_socketpair();
+    recorder unopened(*r, std::move(never));  // freed without ever being used
+    EXPECT_EQ(r->open_streams(), 1u);
+  }
+  EXPECT_EQ(r->open_streams(), 0u);
+}
+
 TEST_P(reactor_test, timers_fire_through_the_loop_in_deadline_order) {
   const std::uint64_t start = r->now_ms();
   std::vector<std::pair<int, std::uint64_t>> fired;  // (delay, elapsed)
