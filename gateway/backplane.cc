@@ -195,6 +195,7 @@ std::unique_ptr<net::transport> link_pool::hand_over(link& l, const net::socket_
             client.to_string().c_str());
   std::unique_ptr<net::transport> t = l.take(client);
   report(l.uri(), -1, 0);
+  ++_worker->metrics().reverse_links_claimed;
   // The link object is done; free it after this callback (its timer is disarmed).
   auto found = std::ranges::find_if(_links, [&](const auto& p) { return p.get() == &l; });
   if (found != _links.end()) {

@@ -75,6 +75,12 @@ class link_pool {
   // Takes a parked link for uri, sends it the second BIND reply naming client, and returns its
   // transport (the caller must set_handler() at once); null when none is parked here.
   std::unique_ptr<net::transport> claim(std::string_view uri, const net::socket_address& client);
+  // Links parked here, for every URI (/metrics).
+  std::size_t parked() const noexcept {
+    std::size_t n = 0;
+    for (const auto& [uri, links] : _parked) n += links.size();
+    return n;
+  }
   // Queues w for the next link parked for uri; on_link() receives it already claimed for client.
   void wait(std::string_view uri, const net::socket_address& client, waiter& w);
   void cancel(waiter& w) noexcept;

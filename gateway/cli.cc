@@ -37,6 +37,11 @@ std::expected<cli_options, std::string> parse_cli(std::span<const std::string_vi
       auto d = parse_define(a.substr(2));
       if (!d) return std::unexpected(d.error());
       out.defines.push_back(std::move(*d));
+    } else if (a == "--access-log") {
+      auto v = value(a);
+      if (!v) return std::unexpected(v.error());
+      if (v->empty()) return std::unexpected("--access-log needs a file, - (standard output) or off");
+      out.access_log = std::string(*v);
     } else if (a == "--check") {
       out.check = true;
     } else if (a == "--version" || a == "-V") {
@@ -54,9 +59,11 @@ std::expected<cli_options, std::string> parse_cli(std::span<const std::string_vi
 
 std::string usage_text(std::string_view program) {
   std::string p(program);
-  return "usage: " + p + " -c FILE [-D name=value]... [--check] [--version] [--help]\n"
+  return "usage: " + p + " -c FILE [-D name=value]... [--access-log FILE|-|off] [--check] [--version] [--help]\n"
          "  -c FILE          the gateway-config.xml to serve\n"
          "  -D name=value    set a property; wins over the file's <properties>\n"
+         "  --access-log D   one line per closed connection to file D, - (standard output,\n"
+         "                   the default) or off\n"
          "  --check          validate FILE, print the effective services, exit 0 or 1\n"
          "  --version        print the version\n"
          "  --help           this text\n"

@@ -1,5 +1,5 @@
 // cli: the postern command line. Pure: parses argv into cli_options or a message for the user.
-//   postern -c FILE [-D name=value]... [--check] [--version] [--help]
+//   postern -c FILE [-D name=value]... [--access-log FILE|-|off] [--check] [--version] [--help]
 #pragma once
 
 #include <expected>
@@ -14,6 +14,7 @@ namespace postern::gateway {
 struct cli_options {
   std::string config_path;
   std::vector<std::pair<std::string, std::string>> defines;  // -D name=value, in order
+  std::string access_log = "-";  // a file, "-" (standard output) or "off"
   bool check = false;
   bool version = false;
   bool help = false;

@@ -281,6 +281,7 @@ void cluster_node::send_to_all(std::span<const std::byte> bytes, const net::sock
 void cluster_node::send_one(std::span<const std::byte> bytes, const net::socket_address& to) {
   if (to.length == 0) return;
   if (!_socket->send_to(bytes, to.get(), to.length)) ++_counters.send_refused;
+  else ++_counters.datagrams_out;
 }
 
 void cluster_node::tick() {

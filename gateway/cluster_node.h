@@ -42,6 +42,7 @@ class worker;
 class readiness_registry;
 
 struct cluster_counters {
+  std::uint64_t datagrams_out = 0;  // handed to the socket (heartbeats, goodbyes, forwards)
   std::uint64_t datagrams_in = 0;
   std::uint64_t rejected = 0;     // failed decoding (bad tag, other cluster, garbage): ignored
   std::uint64_t dropped = 0;      // authentic but not applied (replayed, stale, own, ...)

@@ -1,10 +1,43 @@
 // connection: what a worker knows of every connection it owns, whatever its protocol: a place
-// in the worker's list (so a drain can reach each one) and the drain itself.
+// in the worker's list (so a drain can reach each one), the drain itself, and the client's
+// session — the service, traffic and ending that the access log writes and /metrics counts
+// when the connection ends (worker::forget).
 #pragma once
+
+#include <cstdint>
+
+#include "net/address.h"
+
+namespace postern::config {
+struct service_config;
+}
 
 namespace postern::gateway {
 
 class worker;
+
+// What a client's connection did. Counted by the connection on its own thread, without a lock;
+// a client handed from one connection object to another (the upgrade to a ws_proxy) keeps its
+// session. "in" is from the client, "out" toward it.
+struct session {
+  net::socket_address peer;
+  const config::service_config* service = nullptr;  // null: no service was found for it
+  std::uint64_t started_ms = 0;   // the reactor's clock when it was accepted
+  std::uint64_t bytes_in = 0;
+  std::uint64_t bytes_out = 0;
+  std::uint64_t messages_in = 0;  // whole WebSocket data messages
+  std::uint64_t messages_out = 0;
+  std::uint16_t http_status = 0;  // refused before the upgrade: the status it got
+  std::uint16_t close_code = 0;   // the first WebSocket close code sent or received
+  const char* ending = nullptr;   // otherwise how it ended, one word ("eof", "timeout", ...)
+
+  void close_with(std::uint16_t code) noexcept {
+    if (close_code == 0) close_code = code;
+  }
+  void end_as(const char* word) noexcept {
+    if (!ending) ending = word;
+  }
+};
 
 class connection {
  public:
@@ -25,10 +58,27 @@ class connection {
   // balancer spliced to another member). Idempotent.
   void count_as_load() noexcept;
 
+  // The client's session, for connections that serve a client (not links, not probes). A
+  // connection that hands its client on calls hand_over_session() so the session ends once.
+  void open_session(const net::socket_address& peer) noexcept;
+  void continue_session(const session& s) noexcept {
+    _session = s;
+    _has_session = true;
+  }
+  session& client_session() noexcept { return _session; }
+  const session& client_session() const noexcept { return _session; }
+  bool has_session() const noexcept { return _has_session; }
+  session hand_over_session() noexcept {
+    _has_session = false;
+    return _session;
+  }
+
  private:
   friend class worker;
   worker* _worker;
   bool _counted_as_load = false;
+  bool _has_session = false;
+  session _session;
   connection* _prev = nullptr;
   connection* _next = nullptr;
 };

@@ -7,6 +7,7 @@
 #include "core/reactor_group.h"
 #include "gateway/balancer.h"
 #include "gateway/local_member.h"
+#include "gateway/management.h"
 #include "gateway/origin.h"
 #include "gateway/worker.h"
 #include "gateway/ws_proxy.h"
@@ -17,6 +18,7 @@ namespace postern::gateway {
 std::string_view http_connection::to_string(state s) {
   switch (s) {
     case state::reading_head: return "reading_head";
+    case state::answering: return "answering";
     case state::ws_open: return "ws_open";
     case state::ws_closing: return "ws_closing";
     case state::lingering: return "lingering";
@@ -35,6 +37,7 @@ http_connection::http_connection(worker& owner, core::unique_fd fd, const endpoi
       _inactivity([this] { on_inactivity(); }) {
   _transport = owner.accepted_transport(ep, std::move(fd), *this);
   owner.adopt(*this);
+  open_session(_peer);
   owner.reactor().arm_timer(_timer, owner.limits().handshake_timeout_ms);
   _transport->start();
 }
@@ -50,6 +53,7 @@ http_connection::http_connection(worker& owner, std::unique_ptr<net::transport> 
       _inactivity([this] { on_inactivity(); }) {
   _transport->set_handler(*this);
   owner.adopt(*this);
+  open_session(_peer);
   owner.reactor().arm_timer(_timer, owner.limits().handshake_timeout_ms);
   if (!early.empty()) on_transport_data(early);
 }
@@ -62,6 +66,7 @@ void http_connection::on_deadline() {
 }
 
 void http_connection::on_transport_data(std::span<std::byte> bytes) {
+  client_session().bytes_in += bytes.size();
   switch (_state) {
     case state::reading_head: {
       _head.append(reinterpret_cast<const char*>(bytes.data()), bytes.size());
@@ -81,10 +86,11 @@ void http_connection::on_transport_data(std::span<std::byte> bytes) {
       _ping_outstanding = false;
       on_ws_bytes(bytes);
       return;
+    case state::answering:
     case state::lingering:
     case state::handed_off:
     case state::closed:
-      return;  // discarded: the conversation is over
+      return;  // discarded: the conversation is over (a management request gets one answer)
   }
 }
 
@@ -101,10 +107,15 @@ void http_connection::on_head_complete(const net::http_request_head& head, std::
   }
   _route = m.found;
   const config::service_config& service = *_route->service;
+  owner().set_session_service(*this, service);
   const net::http_header* origin = head.find("origin");
   if (origin && !origin_allowed(service, *_route->accept, origin->value)) {
     std::string why = "origin '" + std::string(origin->value) + "' is not allowed by service '" + service.name + "'";
     refuse(403, why, net::build_http_error_response(403, "origin not allowed"));
+    return;
+  }
+  if (service.type == config::service_type::management) {
+    serve_management(head);
     return;
   }
   auto upgrade = net::check_ws_upgrade(head);
@@ -117,6 +128,7 @@ void http_connection::on_head_complete(const net::http_request_head& head, std::
     const route* local = balance(head, upgrade->key, head_bytes);
     if (!local) return;  // answered (302, 503) or spliced to another member
     _route = local;
+    owner().set_session_service(*this, *local->service);
     serve(head, upgrade->key, head_bytes);
     return;
   }
@@ -131,7 +143,7 @@ void http_connection::serve(const net::http_request_head& head, std::string_view
   }
   // Echo supports no subprotocol, so none is selected; a client that requires one fails its
   // own handshake check, as RFC 6455 §4.1 says it must.
-  _transport->write(net::build_ws_accept_response(key, {}));
+  write_to_client(net::build_ws_accept_response(key, {}));
 
   _decoder.emplace(net::ws_role::server,
                    service.accept_options.ws_maximum_message_size.value_or(owner().limits().default_max_message_bytes));
@@ -148,6 +160,7 @@ void http_connection::serve(const net::http_request_head& head, std::string_view
     LOG_INFO("%s closed: the client read none of %zu queued bytes for %llu ms (send.timeout)",
              _peer.to_string().c_str(), _transport ? _transport->queued_bytes() : std::size_t{0},
              static_cast<unsigned long long>(_stall->timeout_ms()));
+    client_session().end_as("send-timeout");
     close_now();
   });
   LOG_DEBUG("%s websocket open on %s%s (service '%s')", _peer.to_string().c_str(), _route->accept->authority().c_str(),
@@ -159,6 +172,32 @@ void http_connection::serve(const net::http_request_head& head, std::string_view
   std::string().swap(_head);
 }
 
+void http_connection::serve_management(const net::http_request_head& head) {
+  management_hub* hub = owner().management();
+  if (!hub) {
+    refuse(503, "management service: not running", net::build_http_error_response(503, "not running"));
+    return;
+  }
+  owner().reactor().disarm_timer(_timer);
+  _state = state::answering;
+  std::string method(head.method);
+  const std::string what = _route->path.ends_with("/metrics") ? "metrics" : "health";
+  std::string().swap(_head);
+  _alive = std::make_shared<char>();
+  hub->gather(owner().reactor().id(), [this, alive = std::weak_ptr<char>(_alive), method, what](
+                                          std::optional<metrics_snapshot> snap) {
+    if (alive.expired() || _state != state::answering) return;  // the client went away meanwhile
+    if (!snap) {
+      refuse(503, "management service: a reactor's mailbox is full", net::build_http_error_response(503, "busy"));
+      return;
+    }
+    std::string response = management_response(method, what, *snap);
+    client_session().http_status = static_cast<std::uint16_t>(std::stoi(response.substr(9, 3)));
+    write_to_client(response);
+    linger();
+  });
+}
+
 void http_connection::hand_off_to_proxy(const net::http_request_head& head, std::string_view key,
                                         std::size_t head_bytes, std::shared_ptr<const proxy_plan> plan) {
   ws_proxy::client_request request;
@@ -166,6 +205,7 @@ void http_connection::hand_off_to_proxy(const net::http_request_head& head, std:
   if (const net::http_header* p = head.find("sec-websocket-protocol")) request.protocols = std::string(p->value);
   if (const net::http_header* x = head.find("x-forwarded-for")) request.forwarded_for = std::string(x->value);
   request.early_bytes = _head.substr(head_bytes);
+  request.client_session = hand_over_session();
   owner().reactor().disarm_timer(_timer);
   _state = state::handed_off;
   owner().reactor().disarm_timer(_inactivity);
@@ -193,19 +233,23 @@ const route* http_connection::balance(const net::http_request_head& head, std::s
                                         plan ? plan->choice : cluster::choice_options{}, a, b, local_load);
   switch (d.what) {
     case balancer_decision::kind::unavailable:
+      ++owner().metrics().balancer_decisions["(none ready)"];
       refuse(503, "service '" + balancer.name + "': no ready member for " + balance_uri,
              net::build_http_error_response(503, "no ready member", "Retry-After: 1\r\n"));
       return nullptr;
     case balancer_decision::kind::redirect: {
       LOG_DEBUG("%s balanced to %s (redirect)", _peer.to_string().c_str(), d.location.c_str());
+      ++owner().metrics().balancer_decisions[d.member ? d.member->identity : std::string("(redirect)")];
       std::string response = "HTTP/1.1 302 Found\r\nLocation: " + d.location +
                              "\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
-      _transport->write(response);
+      client_session().http_status = 302;
+      write_to_client(response);
       std::string().swap(_head);
       linger();
       return nullptr;
     }
     case balancer_decision::kind::local:
+      ++owner().metrics().balancer_decisions["(this member)"];
       if (!local || !local->local_route) {
         refuse(503, "service '" + balancer.name + "': the local member has no service for " + balance_uri,
                net::build_http_error_response(503, "no ready member", "Retry-After: 1\r\n"));
@@ -215,6 +259,7 @@ const route* http_connection::balance(const net::http_request_head& head, std::s
     case balancer_decision::kind::remote:
       break;
   }
+  ++owner().metrics().balancer_decisions[d.member->identity];
   const std::string_view accept = member_accept_for(*d.member, balance_uri);
   auto member_plan = plan ? member_proxy_plan(*d.member, accept, balancer, *plan)
                           : std::unexpected(std::string("no balancing plan"));
@@ -231,7 +276,8 @@ const route* http_connection::balance(const net::http_request_head& head, std::s
 void http_connection::refuse(int status, std::string_view log_reason, std::string response) {
   LOG_INFO("%s refused: %d %.*s", _peer.to_string().c_str(), status, static_cast<int>(log_reason.size()),
            log_reason.data());
-  _transport->write(response);
+  client_session().http_status = static_cast<std::uint16_t>(status);
+  write_to_client(response);
   std::string().swap(_head);
   linger();
 }
@@ -264,6 +310,8 @@ void http_connection::on_ws_bytes(std::span<std::byte> bytes) {
         }
         break;
       case ws_event_kind::message_end:
+        ++client_session().messages_in;
+        if (echoing) ++client_session().messages_out;
         if (echoing && !_echo_message_done) {
           send_frame(true, _echo_message_open ? ws_opcode::continuation : _message_opcode, {});
           _echo_message_open = false;
@@ -276,6 +324,7 @@ void http_connection::on_ws_bytes(std::span<std::byte> bytes) {
       case ws_event_kind::pong:
         break;
       case ws_event_kind::close:
+        client_session().close_with(ev.close_code);
         if (echoing) {
           // Answer with the peer's code (RFC 6455 §5.5.1); an empty close gets an empty close.
           if (ev.close_code == net::ws_close_code::no_status)
@@ -288,6 +337,7 @@ void http_connection::on_ws_bytes(std::span<std::byte> bytes) {
       case ws_event_kind::error:
         LOG_INFO("%s websocket failed: close %u: %.*s", _peer.to_string().c_str(), ev.close_code,
                  static_cast<int>(ev.reason.size()), ev.reason.data());
+        client_session().close_with(ev.close_code);
         if (echoing) send_close(ev.close_code, ev.reason);
         linger();
         return;
@@ -323,11 +373,18 @@ void http_connection::send_frame(bool fin, net::ws_opcode opcode, std::span<cons
   std::size_t n = net::encode_ws_frame_header(header, fin, opcode, payload.size());
   _transport->write(std::span<const std::byte>(header, n));
   if (!payload.empty()) _transport->write(payload);
+  client_session().bytes_out += n + payload.size();
+}
+
+void http_connection::write_to_client(std::string_view text) {
+  _transport->write(std::as_bytes(std::span(text.data(), text.size())));
+  client_session().bytes_out += text.size();
 }
 
 void http_connection::send_close(std::uint16_t code, std::string_view reason) {
   std::byte payload[net::ws_frame_decoder::max_control_payload];
   std::size_t n = net::encode_ws_close_payload(payload, code, reason);
+  client_session().close_with(code);
   send_frame(true, net::ws_opcode::close, std::span<const std::byte>(payload, n));
 }
 
@@ -366,8 +423,10 @@ void http_connection::free_later() {
 
 void http_connection::on_transport_eof() {
   _peer_eof = true;
+  client_session().end_as("eof");
   switch (_state) {
     case state::reading_head:
+    case state::answering:
       close_now();
       return;
     case state::ws_open:      // no close frame: 1006 for us; what was echoed still goes out
@@ -384,6 +443,7 @@ void http_connection::on_transport_eof() {
 }
 
 void http_connection::on_transport_error(int, std::string_view what) {
+  client_session().end_as("error");
   LOG_DEBUG("%s connection error in %s: %.*s", _peer.to_string().c_str(), to_string(_state).data(),
             static_cast<int>(what.size()), what.data());
   close_now();
@@ -402,6 +462,8 @@ void http_connection::on_transport_drained() {
 void http_connection::begin_drain() {
   switch (_state) {
     case state::reading_head:
+    case state::answering:
+      client_session().end_as("drain");
       close_now();
       return;
     case state::ws_open:
@@ -414,6 +476,9 @@ void http_connection::begin_drain() {
   }
 }
 
-void http_connection::abort() { close_now(); }
+void http_connection::abort() {
+  client_session().end_as("aborted");
+  close_now();
+}
 
 }  // namespace postern::gateway

@@ -47,6 +47,7 @@ class http_connection final : public connection, public net::transport_handler {
 
   enum class state : std::uint8_t {
     reading_head,  // collecting the request head in _head; the handshake timer is armed
+    answering,     // a management request: waiting for the reactors' counters, then answering
     ws_open,       // 101 sent; frames flow both ways
     ws_closing,    // we sent a close frame first (drain); waiting for the peer's close
     lingering,     // our side is shut down (after an HTTP error or the close handshake);
@@ -64,6 +65,7 @@ class http_connection final : public connection, public net::transport_handler {
   void on_ws_bytes(std::span<std::byte> bytes);
   void send_frame(bool fin, net::ws_opcode opcode, std::span<const std::byte> payload);
   void send_close(std::uint16_t code, std::string_view reason);
+  void write_to_client(std::string_view text);  // counted in the session's bytes out
   void linger();
   // flush: send what is queued first (the peer's FIN came; what was answered still goes out).
   void close_now(bool flush = false);
@@ -76,6 +78,8 @@ class http_connection final : public connection, public net::transport_handler {
   void hand_off_to_proxy(const net::http_request_head& head, std::string_view key, std::size_t head_bytes,
                          std::shared_ptr<const proxy_plan> plan = nullptr);
   void free_later();
+  // <type>management</type>: /metrics or /health (management.h), answered once, then linger.
+  void serve_management(const net::http_request_head& head);
   void apply_backpressure();
   void on_inactivity();
   void on_deadline();  // the handshake deadline, then the close/linger deadline
@@ -100,6 +104,7 @@ class http_connection final : public connection, public net::transport_handler {
   core::timer _timer;                // handshake deadline, then close/linger deadline
   core::timer _inactivity;           // every T/2 while open: ping after T/2 idle, close 1001 after T
   std::optional<send_stall> _stall;  // echo: the client reads none of its echoes for send.timeout
+  std::shared_ptr<char> _alive;      // a pending management answer checks that we still exist
 };
 
 }  // namespace postern::gateway

@@ -21,6 +21,8 @@
 #include "gateway/backplane.h"
 #include "gateway/cluster_node.h"
 #include "gateway/local_member.h"
+#include "gateway/management.h"
+#include "gateway/metrics.h"
 #include "gateway/readiness.h"
 #include "gateway/runtime.h"
 #include "gateway/worker.h"
@@ -85,7 +87,7 @@ void set_connection_limits(core::reactor_group& group, std::vector<std::unique_p
     group.post(i, [w = workers[i].get(), share](core::reactor&) { w->set_connection_limit(share); });
 }
 
-int serve(std::shared_ptr<const config::gateway_config> config) {
+int serve(std::shared_ptr<const config::gateway_config> config, const std::string& access_log_to) {
   auto missing = gateway::unsupported_features(*config);
   if (!missing.empty()) {
     for (const auto& m : missing) std::fprintf(stderr, "%s: error: %s\n", config->source_file.c_str(), m.c_str());
@@ -122,9 +124,21 @@ int serve(std::shared_ptr<const config::gateway_config> config) {
     return 1;
   }
 
+  std::unique_ptr<gateway::access_log> access;
+  if (access_log_to != "off") {
+    try {
+      access = std::make_unique<gateway::access_log>(access_log_to);
+    } catch (const std::exception& e) {
+      LOG_ERROR("%s", e.what());
+      return 1;
+    }
+  }
+
   const unsigned n = group->size();
   gateway::readiness_registry readiness(n);
   std::vector<std::unique_ptr<gateway::worker>> workers(n);
+  // The management hub needs every worker: it is made once they all exist, and posted to each.
+  std::unique_ptr<gateway::management_hub> management;
   std::atomic<unsigned> started{0}, failed{0}, drained{0};
   if (!rt->socks_accepts.empty()) {
     // Internal side: a service whose backend is unreachable keeps no reverse link (DESIGN §1).
@@ -139,6 +153,7 @@ int serve(std::shared_ptr<const config::gateway_config> config) {
     try {
       auto w = std::make_unique<gateway::worker>(r, rt, readiness);
       w->set_balancing(balancing);
+      w->set_access_log(access.get());
       w->start();
       if (r.id() == 0) readiness.start(*w);
       workers[r.id()] = std::move(w);
@@ -171,6 +186,16 @@ int serve(std::shared_ptr<const config::gateway_config> config) {
     });
     while (done.load() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
+  bool has_management = false;
+  for (const config::service_config& s : config->services)
+    has_management = has_management || s.type == config::service_type::management;
+  if (failed.load() == 0 && has_management) {
+    std::vector<gateway::worker*> all;
+    for (auto& w : workers) all.push_back(w.get());
+    management = std::make_unique<gateway::management_hub>(group.get(), std::move(all), readiness, balancing);
+    for (unsigned i = 0; i < n; ++i)
+      group->post(i, [w = workers[i].get(), hub = management.get()](core::reactor&) { w->set_management(hub); });
+  }
   if (failed.load() == 0) {
     std::vector<gateway::worker*> all;
     for (auto& w : workers) all.push_back(w.get());
@@ -179,7 +204,10 @@ int serve(std::shared_ptr<const config::gateway_config> config) {
             .count());
     try {
       node = std::make_unique<gateway::cluster_node>(std::move(all), readiness, balancing, wall_ms);
-      group->post(0, [n = node.get()](core::reactor&) { n->start(); });
+      group->post(0, [n = node.get(), hub = management.get()](core::reactor&) {
+        n->start();
+        if (hub) hub->set_cluster(n);
+      });
     } catch (const std::exception& e) {
       LOG_ERROR("%s", e.what());
       failed.fetch_add(1);
@@ -203,9 +231,10 @@ int serve(std::shared_ptr<const config::gateway_config> config) {
       continue;
     }
     gateway::worker* w = workers[i].get();
-    group->post(i, [w, i, &readiness, &drained, n = node.get(), b = backplane.get()](core::reactor&) {
+    group->post(i, [w, i, &readiness, &drained, n = node.get(), b = backplane.get(), hub = management.get()](core::reactor&) {
       auto drain = [w, &drained] { w->drain([&drained] { drained.fetch_add(1); }); };
       if (i == 0) {
+        if (hub) hub->set_cluster(nullptr);
         readiness.stop();
         if (b) b->stop();
         // The cluster says goodbye before the listeners close.
@@ -267,5 +296,5 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "%s: ok (%zu service(s))\n", cli->config_path.c_str(), config->services.size());
     return 0;
   }
-  return serve(std::move(config));
+  return serve(std::move(config), cli->access_log);
 }

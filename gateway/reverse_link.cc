@@ -222,6 +222,7 @@ void reverse_dialer::on_parked(link&) {
 
 void reverse_dialer::on_claimed(link& l) {
   if (_parked > 0) --_parked;
+  ++_worker->metrics().reverse_links_claimed;
   forget(l);
   dial();  // a replacement at once
 }
@@ -238,6 +239,7 @@ void reverse_dialer::on_failed(link& l, const std::string& why, bool was_parked)
   if (was_parked && _parked > 0) --_parked;
   forget(l);
   if (_stopped) return;
+  if (!was_parked) ++_worker->metrics().reverse_dial_failures;
   if (!_failing) {
     _failing = true;
     LOG_WARN("service '%s': reverse link to %s for %s: %s; retrying from %llu ms up to %llu ms",

@@ -53,6 +53,8 @@ class reverse_dialer {
   void stop();
 
   const config::service_config& service() const noexcept { return *_plan->service; }
+  // Links dialed out, set up and waiting to be claimed (/metrics).
+  unsigned parked() const noexcept { return _parked; }
   // The service's backend became unreachable (false) or reachable again (true): without a
   // backend the links are closed and none is dialed, so the DMZ stops offering this pair.
   void set_backend_ready(bool ready);

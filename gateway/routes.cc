@@ -89,12 +89,20 @@ std::vector<endpoint> build_endpoints(const config::gateway_config& config) {
                           same->routes.front().service->name +
                           "' (tcp:// and ssl:// listeners cannot be shared)");
       }
-      route r{lower(accept.host), accept.port, accept.path, &service, &accept};
-      for (const route& existing : same->routes)
-        if (existing.host == r.host && existing.port == r.port && existing.path == r.path)
-          throw route_error("service '" + service.name + "': accept " + accept.to_string() +
-                            " is already served by service '" + existing.service->name + "'");
-      same->routes.push_back(std::move(r));
+      // A management service answers under its accept path: <path>/metrics and <path>/health.
+      std::vector<std::string> paths{accept.path};
+      if (service.type == config::service_type::management) {
+        const std::string base = accept.path.ends_with('/') ? accept.path : accept.path + "/";
+        paths = {base + "metrics", base + "health"};
+      }
+      for (std::string& path : paths) {
+        route r{lower(accept.host), accept.port, std::move(path), &service, &accept};
+        for (const route& existing : same->routes)
+          if (existing.host == r.host && existing.port == r.port && existing.path == r.path)
+            throw route_error("service '" + service.name + "': accept " + accept.to_string() +
+                              " is already served by service '" + existing.service->name + "'");
+        same->routes.push_back(std::move(r));
+      }
     }
   }
   return out;

@@ -36,7 +36,8 @@ std::string_view to_string(endpoint_kind kind);
 struct route {
   std::string host;       // lower-case accept host
   std::uint16_t port = 0; // accept port (default filled)
-  std::string path;       // exact path ("/" at least) for http kinds; empty for tcp kinds
+  std::string path;       // exact path ("/" at least) for http kinds; empty for tcp kinds; a
+                          // management service has two routes: <accept path>/metrics and /health
   const config::service_config* service = nullptr;
   const net::uri* accept = nullptr;
 };

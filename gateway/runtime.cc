@@ -184,9 +184,6 @@ std::vector<std::string> unsupported_features(const config::gateway_config& conf
     const std::string who = "service '" + s.name + "'";
     switch (s.type) {
       case config::service_type::management:
-        out.push_back(who + ": type " + std::string(config::to_string(s.type)) +
-                      " is not available in this build yet");
-        continue;
       case config::service_type::echo:
       case config::service_type::proxy:
       case config::service_type::balancer:

@@ -94,8 +94,8 @@ struct runtime {
   const proxy_plan* plan_of(const config::service_config& service) const noexcept;
 };
 
-// Features the config uses that this build cannot serve yet, one sentence each (the management
-// service, transports other than socks:// and socks+ssl://). Empty when it can run.
+// Features the config uses that this build cannot serve yet, one sentence each (transports
+// other than socks:// and socks+ssl://). Empty when it can run.
 std::vector<std::string> unsupported_features(const config::gateway_config& config);
 
 std::shared_ptr<const runtime> build_runtime(std::shared_ptr<const config::gateway_config> config);

@@ -15,6 +15,8 @@ tcp_proxy::tcp_proxy(worker& owner, core::unique_fd fd, const endpoint& ep, cons
       _stall(owner.reactor(), owner.send_timeout_ms(*r.service), [this] { on_stall(); }) {
   _client.transport = owner.accepted_transport(ep, std::move(fd), _client);
   owner.adopt(*this);
+  open_session(_peer);
+  owner.set_session_service(*this, *r.service);
   count_as_load();
   _client.transport->start();
   _connector = std::make_unique<backend_connector>(owner, *r.service, *_plan, *this, &_peer);
@@ -33,6 +35,8 @@ tcp_proxy::tcp_proxy(worker& owner, std::unique_ptr<net::transport> client, cons
   _client.transport = std::move(client);
   _client.transport->set_handler(_client);
   owner.adopt(*this);
+  open_session(_peer);
+  owner.set_session_service(*this, *r.service);
   count_as_load();
   _held.assign(reinterpret_cast<const char*>(early.data()), early.size());
   _connector = std::make_unique<backend_connector>(owner, *r.service, *_plan, *this, &_peer);
@@ -63,10 +67,12 @@ void tcp_proxy::on_backend_failed(const std::string& why, int) {
   if (_state != state::connecting) return;
   LOG_WARN("%s service '%s': backend unavailable: %s", _peer.to_string().c_str(), _route->service->name.c_str(),
            why.c_str());
+  client_session().end_as("backend-unavailable");
   finish(false);
 }
 
 void tcp_proxy::on_data(leg& from, std::span<std::byte> bytes) {
+  if (from.client_side) client_session().bytes_in += bytes.size();
   if (_state == state::connecting) {
     if (!from.client_side) return;
     _held.append(reinterpret_cast<const char*>(bytes.data()), bytes.size());
@@ -79,6 +85,7 @@ void tcp_proxy::on_data(leg& from, std::span<std::byte> bytes) {
   if (_state != state::open) return;
   leg& to = other(from);
   if (!to.transport) return;
+  if (to.client_side) client_session().bytes_out += bytes.size();
   to.transport->write(std::span<const std::byte>(bytes));
   if (!from.paused_by_us && to.transport->queued_bytes() > _plan->max_pending_bytes) {
     from.paused_by_us = true;
@@ -92,11 +99,13 @@ void tcp_proxy::on_stall() {
   leg& to = _stalled_client ? _client : _backend;
   log_send_stall(_peer, _route->service->name, _stalled_client ? "client" : "backend",
                  to.transport ? to.transport->queued_bytes() : 0, _stall.timeout_ms());
+  client_session().end_as("send-timeout");
   finish(false);
 }
 
 void tcp_proxy::on_eof(leg& from) {
   from.eof = true;
+  if (from.client_side) client_session().end_as("eof");
   if (_state == state::connecting) {
     if (!from.client_side) return;
     if (_held.empty()) finish(false);  // the client gave up before the backend answered
@@ -112,6 +121,7 @@ void tcp_proxy::on_eof(leg& from) {
 }
 
 void tcp_proxy::on_error(leg& from, std::string_view what) {
+  client_session().end_as(from.client_side ? "error" : "backend-error");
   if (!from.client_side)
     LOG_WARN("%s service '%s': backend failed: %.*s", _peer.to_string().c_str(), _route->service->name.c_str(),
              static_cast<int>(what.size()), what.data());

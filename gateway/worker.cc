@@ -4,6 +4,8 @@
 #include <cstring>
 #include <stdexcept>
 
+#include <time.h>
+
 #include <sys/socket.h>
 
 #include "core/log.h"
@@ -93,7 +95,89 @@ worker::worker(core::reactor& reactor, std::shared_ptr<const runtime> rt, readin
         }
         _reactor->arm_timer(_load_timer, _load_interval_ms);
       }),
-      _links(std::make_unique<link_pool>(*this)) {}
+      _links(std::make_unique<link_pool>(*this)),
+      _lag_timer([this] { on_lag_tick(); }) {
+  _metrics.services.resize(_runtime->config->services.size());
+}
+
+void worker::on_lag_tick() {
+  const std::uint64_t now = _reactor->now_ms();
+  const std::uint64_t late = now > _lag_due_ms ? now - _lag_due_ms : 0;
+  if (now - _lag_window_start_ms >= 1000) {
+    _lag_last_window_ms = _lag_this_window_ms;
+    _lag_this_window_ms = 0;
+    _lag_window_start_ms = now;
+  }
+  _lag_this_window_ms = std::max(_lag_this_window_ms, late);
+  _metrics.loop_lag_ms = std::max(_lag_this_window_ms, _lag_last_window_ms);
+  if (_draining) return;
+  _lag_due_ms = now + lag_tick_ms;
+  _reactor->arm_timer(_lag_timer, lag_tick_ms);
+}
+
+std::size_t worker::service_index(const config::service_config& service) const noexcept {
+  return static_cast<std::size_t>(&service - _runtime->config->services.data());
+}
+
+void worker::set_session_service(connection& c, const config::service_config& service) noexcept {
+  session& s = c._session;
+  if (!c._has_session || s.service == &service) return;
+  if (s.service) {
+    service_metrics& old = _metrics.services[service_index(*s.service)];
+    --old.open;
+    --old.total;
+  }
+  s.service = &service;
+  service_metrics& now = _metrics.services[service_index(service)];
+  ++now.open;
+  ++now.total;
+}
+
+void worker::end_session(connection& c) {
+  c._has_session = false;
+  const session& s = c._session;
+  if (s.service) {
+    service_metrics& m = _metrics.services[service_index(*s.service)];
+    --m.open;
+    m.traffic.add(s);
+  }
+  if (s.http_status >= 400) ++_metrics.refused[s.http_status];
+  else if (s.close_code) ++_metrics.close_codes[s.close_code];
+  if (_access_log) {
+    timespec wall{};
+    ::clock_gettime(CLOCK_REALTIME, &wall);
+    const std::uint64_t wall_ms = static_cast<std::uint64_t>(wall.tv_sec) * 1000 + static_cast<std::uint64_t>(wall.tv_nsec) / 1'000'000;
+    const std::uint64_t now = _reactor->now_ms();
+    _access_log->write(format_access_line(s, s.service ? std::string_view(s.service->name) : std::string_view{},
+                                          wall_ms, now > s.started_ms ? now - s.started_ms : 0));
+  }
+}
+
+reactor_snapshot worker::snapshot() const {
+  reactor_snapshot r;
+  r.reactor = _reactor->id();
+  r.services = _metrics.services;
+  for (const connection* c = _connections; c; c = c->_next)
+    if (c->_has_session && c->_session.service) r.services[service_index(*c->_session.service)].traffic.add(c->_session);
+  r.refused = _metrics.refused;
+  r.close_codes = _metrics.close_codes;
+  r.balancer_decisions = _metrics.balancer_decisions;
+  r.refused_at_limit = _metrics.refused_at_limit;
+  r.loop_lag_ms = _metrics.loop_lag_ms;
+  r.open_sockets = _reactor->open_streams();
+  r.reverse_links_idle_dmz = _links->parked();
+  for (const auto& d : _dialers) r.reverse_links_idle_internal += d->parked();
+  r.reverse_links_claimed = _metrics.reverse_links_claimed;
+  r.reverse_dial_failures = _metrics.reverse_dial_failures;
+  return r;
+}
+
+void connection::open_session(const net::socket_address& peer) noexcept {
+  _has_session = true;
+  _session = session{};
+  _session.peer = peer;
+  _session.started_ms = _worker->reactor().now_ms();
+}
 
 void worker::report_load(std::function<void(unsigned, std::size_t)> sink, std::uint64_t interval_ms) {
   _load_sink = std::move(sink);
@@ -104,6 +188,9 @@ void worker::report_load(std::function<void(unsigned, std::size_t)> sink, std::u
 worker::~worker() = default;
 
 void worker::start() {
+  _lag_window_start_ms = _reactor->now_ms();
+  _lag_due_ms = _lag_window_start_ms + lag_tick_ms;
+  _reactor->arm_timer(_lag_timer, lag_tick_ms);
   for (const endpoint& ep : _runtime->endpoints) {
     auto fd = core::open_listen_socket(ep.address.get(), ep.address.length, true);
     if (!fd)
@@ -160,6 +247,7 @@ void worker::set_backend_ready(const config::service_config& service, bool ready
 bool worker::refuse_at_limit(std::string_view what) {
   if (_reactor->open_streams() < _stream_limit) return false;
   ++_refused_unlogged;
+  ++_metrics.refused_at_limit;
   const std::uint64_t now = _reactor->now_ms();
   if (_refused_logged_ms == 0 || now - _refused_logged_ms >= 10'000) {
     LOG_WARN("connection limit reached on reactor %u (%zu open sockets, its share of RLIMIT_NOFILE): refused %zu "
@@ -217,6 +305,7 @@ void worker::drain(std::function<void()> on_drained) {
   _draining = true;
   _on_drained = std::move(on_drained);
   _reactor->disarm_timer(_load_timer);
+  _reactor->disarm_timer(_lag_timer);
   for (auto& l : _listeners) l->close();
   for (auto& d : _dialers) d->stop();
   _links->close_all();
@@ -264,6 +353,7 @@ void worker::forget(connection& c) noexcept {
   if (c._next) c._next->_prev = c._prev;
   c._prev = c._next = nullptr;
   --_connection_count;
+  if (c._has_session) end_session(c);
   if (c._counted_as_load) {
     c._counted_as_load = false;
     --_load_count;

@@ -14,6 +14,7 @@
 #include "config/gateway_config.h"
 #include "core/reactor.h"
 #include "gateway/connection.h"
+#include "gateway/metrics.h"
 #include "gateway/runtime.h"
 #include "net/transport.h"
 
@@ -23,6 +24,7 @@ class acceptor;
 class readiness_registry;
 class link_pool;
 class reverse_dialer;
+class management_hub;
 struct balancing_plan;
 
 // Limits every connection of a worker obeys (DESIGN §8).
@@ -90,6 +92,19 @@ class worker {
   // refused; the caller closes its socket.
   bool refuse_at_limit(std::string_view what);
 
+  // This reactor's counters (metrics.h); touched only on its thread.
+  worker_metrics& metrics() noexcept { return _metrics; }
+  // A copy of them for a scrape, with the open sessions' traffic and the links' counts.
+  reactor_snapshot snapshot() const;
+  // The management service's hub (null without one). Set before start().
+  void set_management(management_hub* hub) noexcept { _management = hub; }
+  management_hub* management() const noexcept { return _management; }
+  // Where ended sessions are written (null: no access log). Set before start().
+  void set_access_log(const access_log* log) noexcept { _access_log = log; }
+  // The session of c now belongs to service (counted open there; moved from another service
+  // it was counted under, e.g. a balancer's client served locally).
+  void set_session_service(connection& c, const config::service_config& service) noexcept;
+
   // The reverse links parked on this reactor (DMZ side, DESIGN §5).
   link_pool& links() noexcept { return *_links; }
   // Internal side: service's backend readiness changed (posted from reactor 0): its reverse
@@ -139,6 +154,20 @@ class worker {
   std::size_t _refused_unlogged = 0;     // refused since the last warning
   std::uint64_t _refused_logged_ms = 0;  // when the last warning was written (0: never)
   std::vector<std::unique_ptr<reverse_dialer>> _dialers;  // internal side: links this reactor keeps
+  worker_metrics _metrics;
+  const access_log* _access_log = nullptr;
+  management_hub* _management = nullptr;
+  // Event-loop lag: a tick every lag_tick_ms; the largest late firing of this and the last
+  // 1 s window.
+  static constexpr std::uint64_t lag_tick_ms = 100;
+  core::timer _lag_timer;
+  std::uint64_t _lag_due_ms = 0;
+  std::uint64_t _lag_window_start_ms = 0;
+  std::uint64_t _lag_this_window_ms = 0;
+  std::uint64_t _lag_last_window_ms = 0;
+  void on_lag_tick();
+  std::size_t service_index(const config::service_config& service) const noexcept;
+  void end_session(connection& c);
 };
 
 }  // namespace postern::gateway

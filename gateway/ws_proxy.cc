@@ -36,6 +36,8 @@ ws_proxy::ws_proxy(worker& owner, std::unique_ptr<net::transport> client, const 
   _client.transport = std::move(client);
   _client.transport->set_handler(_client);
   owner.adopt(*this);
+  continue_session(_request.client_session);
+  owner.set_session_service(*this, *r.service);
   if (!_owned_plan) count_as_load();  // a splice to another member is that member's load
   _connector = std::make_unique<backend_connector>(owner, *r.service, *_plan, *this, &_peer);
   _connector->start();
@@ -75,9 +77,12 @@ void ws_proxy::on_backend_failed(const std::string& why, int http_status) {
   if (_state != state::connecting) return;
   LOG_WARN("%s service '%s': backend unavailable: %s", _peer.to_string().c_str(), _route->service->name.c_str(),
            why.c_str());
-  _client.transport->write(http_status == 503
-                               ? net::build_http_error_response(503, "service unavailable", "Retry-After: 1\r\n")
-                               : net::build_http_error_response(502, "backend unavailable"));
+  const std::string answer = http_status == 503
+                                 ? net::build_http_error_response(503, "service unavailable", "Retry-After: 1\r\n")
+                                 : net::build_http_error_response(502, "backend unavailable");
+  _client.transport->write(answer);
+  client_session().http_status = static_cast<std::uint16_t>(http_status == 503 ? 503 : 502);
+  client_session().bytes_out += answer.size();
   _state = state::refused;
   finish(true);
 }
@@ -108,7 +113,9 @@ void ws_proxy::on_backend_head(std::span<std::byte> bytes) {
 
 void ws_proxy::open_splice(std::string_view subprotocol, std::span<std::byte> backend_rest) {
   _state = state::open;
-  _client.transport->write(net::build_ws_accept_response(_request.key, subprotocol));
+  const std::string accepted = net::build_ws_accept_response(_request.key, subprotocol);
+  _client.transport->write(accepted);
+  client_session().bytes_out += accepted.size();
   // Frames between two WebSocket peers are forwarded still masked; toward a byte stream the
   // payload is unmasked.
   _client_decoder.emplace(net::ws_role::server, _plan->max_message_bytes, !backend_is_ws());
@@ -130,6 +137,7 @@ void ws_proxy::open_splice(std::string_view subprotocol, std::span<std::byte> ba
 
 void ws_proxy::on_data(leg& from, std::span<std::byte> bytes) {
   if (from.client_side) {
+    client_session().bytes_in += bytes.size();
     _client_last_read_ms = owner().reactor().now_ms();
     _ping_outstanding = false;
     switch (_state) {
@@ -180,6 +188,7 @@ void ws_proxy::from_client(std::span<std::byte> bytes) {
         }
         break;
       case ws_event_kind::message_end:
+        ++client_session().messages_in;
         break;
       case ws_event_kind::ping:
       case ws_event_kind::pong:
@@ -191,6 +200,7 @@ void ws_proxy::from_client(std::span<std::byte> bytes) {
         break;
       case ws_event_kind::close:
         _client_close_seen = true;
+        client_session().close_with(ev.close_code);
         if (ws) {
           if (forwarding) {
             write_frame(_backend, true, ws_opcode::close, ev.payload, &_mask);
@@ -211,6 +221,7 @@ void ws_proxy::from_client(std::span<std::byte> bytes) {
         LOG_INFO("%s websocket failed: close %u: %.*s", _peer.to_string().c_str(), ev.close_code,
                  static_cast<int>(ev.reason.size()), ev.reason.data());
         _client_failed = true;
+        client_session().close_with(ev.close_code);
         _client_fail_code = ev.close_code;
         _client_fail_reason.assign(ev.reason);
         if (ws && forwarding) {
@@ -231,6 +242,7 @@ void ws_proxy::from_backend(std::span<std::byte> bytes) {
   if (!backend_is_ws()) {
     if (_client_close_sent) return;  // nothing may follow our close frame
     write_frame(_client, true, ws_opcode::binary, bytes, nullptr);
+    ++client_session().messages_out;
     throttle(_client, _backend);
     return;
   }
@@ -252,10 +264,12 @@ void ws_proxy::from_backend(std::span<std::byte> bytes) {
       case ws_event_kind::data:
         if (!_client_close_sent) {
           _client.transport->write(ev.payload);
+          client_session().bytes_out += ev.payload.size();
           _to_client_left -= std::min<std::uint64_t>(_to_client_left, ev.payload.size());
         }
         break;
       case ws_event_kind::message_end:
+        if (!_client_close_sent) ++client_session().messages_out;
         break;
       case ws_event_kind::ping:
       case ws_event_kind::pong:
@@ -266,6 +280,7 @@ void ws_proxy::from_backend(std::span<std::byte> bytes) {
         if (_client_failed) {
           close_client(_client_fail_code, _client_fail_reason);
         } else if (!_client_close_sent) {
+          client_session().close_with(ev.close_code);
           write_frame(_client, true, ws_opcode::close, ev.payload, nullptr);
           _client_close_sent = true;
         }
@@ -286,6 +301,7 @@ void ws_proxy::write_header(leg& to, const net::ws_frame_header& h, const std::a
   std::byte header[14];
   std::size_t n = net::encode_ws_frame_header(header, h.fin, h.opcode, h.payload_bytes, mask);
   to.transport->write(std::span<const std::byte>(header, n));
+  if (&to == &_client) client_session().bytes_out += n;
 }
 
 // A whole frame of a payload we hold (control frames, bytes from a TCP backend). With a mask,
@@ -295,6 +311,7 @@ void ws_proxy::write_frame(leg& to, bool fin, ws_opcode opcode, std::span<const 
   std::byte header[14];
   std::size_t n = net::encode_ws_frame_header(header, fin, opcode, payload.size(), mask);
   to.transport->write(std::span<const std::byte>(header, n));
+  if (&to == &_client) client_session().bytes_out += n + payload.size();
   if (payload.empty()) return;
   if (!mask) {
     to.transport->write(payload);
@@ -326,6 +343,7 @@ void ws_proxy::release_backend(std::uint16_t code, std::string_view reason) {
 void ws_proxy::close_client(std::uint16_t code, std::string_view reason) {
   if (_client_close_sent || !_client.transport) return;
   _client_close_sent = true;
+  client_session().close_with(code);
   if (_to_client_left == 0) write_close(_client, code, reason, nullptr);
   else _client_failed = true;  // no close reply will come: do not wait for one
 }
@@ -347,6 +365,7 @@ void ws_proxy::on_linger() {
 void ws_proxy::on_eof(leg& from) {
   from.eof = true;
   if (from.client_side) {
+    client_session().end_as("eof");
     if (_state == state::open) release_backend(close_code::going_away, "client went away");
     if (_state == state::open || _state == state::closing) {
       start_closing();
@@ -376,6 +395,7 @@ void ws_proxy::on_eof(leg& from) {
 
 void ws_proxy::on_error(leg& from, std::string_view what) {
   if (from.client_side) {
+    client_session().end_as("error");
     LOG_DEBUG("%s client connection failed: %.*s", _peer.to_string().c_str(), static_cast<int>(what.size()), what.data());
     finish(false);
     return;
@@ -421,6 +441,7 @@ void ws_proxy::on_stall() {
   leg& to = _stalled_client ? _client : _backend;
   log_send_stall(_peer, _route->service->name, _stalled_client ? "client" : "backend",
                  to.transport ? to.transport->queued_bytes() : 0, _stall.timeout_ms());
+  client_session().end_as("send-timeout");
   finish(false);
 }
 
@@ -481,7 +502,10 @@ void ws_proxy::begin_drain() {
   }
 }
 
-void ws_proxy::abort() { finish(false); }
+void ws_proxy::abort() {
+  client_session().end_as("aborted");
+  finish(false);
+}
 
 void ws_proxy::finish(bool graceful) {
   if (_state == state::done) return;

@@ -41,6 +41,7 @@ class ws_proxy final : public connection, public backend_connector::owner_handle
     std::string protocols;      // Sec-WebSocket-Protocol offered, may be empty
     std::string forwarded_for;  // X-Forwarded-For the client sent, may be empty
     std::string early_bytes;    // bytes that followed the request head
+    session client_session;     // the client's session so far (the upgrade request's bytes)
   };
 
   ws_proxy(worker& owner, std::unique_ptr<net::transport> client, const route& r, const net::socket_address& peer,
