@@ -17,6 +17,7 @@
 #   make fuzz-smoke    run each fuzz target for FUZZ_SECONDS (part of `make test`), starting
 #                      from its committed seeds (tests/fuzz/corpus/<name without _fuzz>/)
 #   make deps          scripts/deps.sh (idempotent)
+#   make install       build/postern, postern(8), example configs, systemd unit to $(DESTDIR)$(PREFIX)
 #   make clean
 #
 # Switches
@@ -26,6 +27,8 @@
 #   O=-O2                   optimisation flags
 #   FUZZ_SECONDS=10         how long fuzz-smoke (10) or fuzz (60) runs each target
 #   V=1                     show full commands
+#   PREFIX=/usr/local       where `make install` puts things (the unit's ExecStart says PREFIX/sbin)
+#   DESTDIR=                staging root prepended to every installed path (for packaging)
 
 CXX      ?= g++
 ifeq ($(origin CXX),default)
@@ -35,6 +38,8 @@ O        ?= -O2
 PKGS     := liburing openssl expat
 CONFIG   ?= config/echo.xml
 PYTHON   := /usr/bin/python3
+PREFIX   ?= /usr/local
+DESTDIR  ?=
 
 ifeq ($(V),1)
 Q :=
@@ -94,7 +99,7 @@ FUZZ_COMPAT  := tests/fuzz/compat/expected
 FUZZ_LIB_config_fuzz := $(sort $(wildcard config/*.cc)) net/uri.cc
 FUZZ_LIB_gossip_fuzz := cluster/gossip_codec.cc net/address.cc
 
-.PHONY: all run run-ha test unit scenario bench load deps clean fuzz fuzz-smoke
+.PHONY: all run run-ha test unit scenario bench load deps clean fuzz fuzz-smoke install
 all: $(POSTERN)
 
 deps:
@@ -182,6 +187,28 @@ fuzz-smoke: $(FUZZ_BINS)
 
 bench: $(BENCH_BIN) $(if $(LOAD_SRCS),$(LOAD_BIN))
 	$(BENCH_BIN)
+
+# install: the binary, its man page, the example configs and the systemd unit, whose @SBINDIR@
+# becomes $(PREFIX)/sbin (the path the binary has once DESTDIR is the root). POSTERN=path on the
+# command line installs that binary without looking at its objects, so nothing is rebuilt.
+INSTALL_SBIN     = $(DESTDIR)$(PREFIX)/sbin
+INSTALL_MAN8     = $(DESTDIR)$(PREFIX)/share/man/man8
+INSTALL_EXAMPLES = $(DESTDIR)$(PREFIX)/share/doc/postern/examples
+INSTALL_UNITS    = $(DESTDIR)$(PREFIX)/lib/systemd/system
+
+install: $(if $(filter command line,$(origin POSTERN)),,$(POSTERN))
+	@$(if $(Q),echo "  INSTALL $(DESTDIR)$(PREFIX)")
+	$(Q)test -f $(POSTERN) -a -x $(POSTERN) || { echo "$(POSTERN): no executable to install" >&2; exit 1; }
+	$(Q)install -D -m 0755 $(POSTERN) $(INSTALL_SBIN)/postern
+	$(Q)install -D -m 0644 docs/postern.8 $(INSTALL_MAN8)/postern.8
+	$(Q)install -D -m 0644 config/echo.xml $(INSTALL_EXAMPLES)/gateway-config.xml
+	$(Q)for f in config/ha-loopback/*.xml; do \
+	  install -D -m 0644 $$f $(INSTALL_EXAMPLES)/ha-loopback/$$(basename $$f) || exit 1; \
+	done
+	$(Q)tmp=$$(mktemp) && \
+	  sed 's|@SBINDIR@|$(PREFIX)/sbin|g' scripts/postern.service > $$tmp && \
+	  install -D -m 0644 $$tmp $(INSTALL_UNITS)/postern.service; \
+	  status=$$?; rm -f $$tmp; exit $$status
 
 clean:
 	rm -rf build
