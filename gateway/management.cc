@@ -21,7 +21,6 @@ struct management_hub::scrape {
 management_hub::management_hub(core::reactor_group* group, std::vector<worker*> workers,
                                const readiness_registry& readiness, std::shared_ptr<const balancing_plan> balancing)
     : _group(group), _workers(std::move(workers)), _readiness(&readiness), _balancing(std::move(balancing)) {
-  for (const config::service_config& s : _workers.front()->config().services) _service_names.push_back(s.name);
 }
 
 bool management_hub::healthy() const {
@@ -62,15 +61,14 @@ void management_hub::fill_reactor0(metrics_snapshot& snap) const {
 void management_hub::gather(unsigned from, std::function<void(std::optional<metrics_snapshot>)> done) {
   if (!_group) {  // one reactor, this one
     metrics_snapshot snap;
-    snap.service_names = _service_names;
     snap.reactors.push_back(_workers.front()->snapshot());
+    snap.service_names = _workers.front()->metrics().service_names;
     fill_reactor0(snap);
     done(std::move(snap));
     return;
   }
   auto s = std::make_shared<scrape>();
   const unsigned n = static_cast<unsigned>(_workers.size());
-  s->snap.service_names = _service_names;
   s->snap.reactors.resize(n);
   s->remaining.store(n);
   s->from = from;
@@ -86,7 +84,10 @@ void management_hub::gather(unsigned from, std::function<void(std::optional<metr
   for (unsigned i = 0; i < n; ++i) {
     bool posted = _group->post(i, [this, s, i, finish_one](core::reactor&) {
       s->snap.reactors[i] = _workers[i]->snapshot();
-      if (i == 0) fill_reactor0(s->snap);
+      if (i == 0) {
+        fill_reactor0(s->snap);
+        s->snap.service_names = _workers[0]->metrics().service_names;  // every reactor has the same
+      }
       finish_one(s);
     });
     if (!posted) {

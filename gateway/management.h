@@ -51,7 +51,6 @@ class management_hub {
   const readiness_registry* _readiness;
   std::shared_ptr<const balancing_plan> _balancing;
   const cluster_node* _cluster = nullptr;
-  std::vector<std::string> _service_names;
 };
 
 // The HTTP response for a management request: method GET or HEAD (else 405), what is

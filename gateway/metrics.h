@@ -45,7 +45,8 @@ struct service_metrics {
 
 // One worker's counters (worker::metrics()).
 struct worker_metrics {
-  std::vector<service_metrics> services;          // by the service's position in the config
+  std::vector<std::string> service_names;         // services by name, in the order first seen
+  std::vector<service_metrics> services;          // (a reload keeps a name's counters going)
   std::map<std::uint16_t, std::uint64_t> refused;      // handshake failures by HTTP status
   std::map<std::uint16_t, std::uint64_t> close_codes;  // close codes of ended sessions
   std::map<std::string, std::uint64_t, std::less<>> balancer_decisions;  // member identity, or

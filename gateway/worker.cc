@@ -97,7 +97,7 @@ worker::worker(core::reactor& reactor, std::shared_ptr<const runtime> rt, readin
       }),
       _links(std::make_unique<link_pool>(*this)),
       _lag_timer([this] { on_lag_tick(); }) {
-  _metrics.services.resize(_runtime->config->services.size());
+  for (const config::service_config& s : _runtime->config->services) service_index(s);
 }
 
 void worker::on_lag_tick() {
@@ -115,11 +115,16 @@ void worker::on_lag_tick() {
   _reactor->arm_timer(_lag_timer, lag_tick_ms);
 }
 
-std::size_t worker::service_index(const config::service_config& service) const noexcept {
-  return static_cast<std::size_t>(&service - _runtime->config->services.data());
+std::size_t worker::service_index(const config::service_config& service) {
+  auto [it, added] = _service_slots.try_emplace(service.name, _metrics.services.size());
+  if (added) {
+    _metrics.service_names.push_back(service.name);
+    _metrics.services.emplace_back();
+  }
+  return it->second;
 }
 
-void worker::set_session_service(connection& c, const config::service_config& service) noexcept {
+void worker::set_session_service(connection& c, const config::service_config& service) {
   session& s = c._session;
   if (!c._has_session || s.service == &service) return;
   if (s.service) {
@@ -158,7 +163,8 @@ reactor_snapshot worker::snapshot() const {
   r.reactor = _reactor->id();
   r.services = _metrics.services;
   for (const connection* c = _connections; c; c = c->_next)
-    if (c->_has_session && c->_session.service) r.services[service_index(*c->_session.service)].traffic.add(c->_session);
+    if (c->_has_session && c->_session.service)
+      r.services[_service_slots.at(c->_session.service->name)].traffic.add(c->_session);
   r.refused = _metrics.refused;
   r.close_codes = _metrics.close_codes;
   r.balancer_decisions = _metrics.balancer_decisions;

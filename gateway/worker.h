@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <vector>
 
@@ -103,7 +104,7 @@ class worker {
   void set_access_log(const access_log* log) noexcept { _access_log = log; }
   // The session of c now belongs to service (counted open there; moved from another service
   // it was counted under, e.g. a balancer's client served locally).
-  void set_session_service(connection& c, const config::service_config& service) noexcept;
+  void set_session_service(connection& c, const config::service_config& service);
 
   // The reverse links parked on this reactor (DMZ side, DESIGN §5).
   link_pool& links() noexcept { return *_links; }
@@ -166,7 +167,9 @@ class worker {
   std::uint64_t _lag_this_window_ms = 0;
   std::uint64_t _lag_last_window_ms = 0;
   void on_lag_tick();
-  std::size_t service_index(const config::service_config& service) const noexcept;
+  // The slot of service's counters in _metrics, by name (added when new).
+  std::size_t service_index(const config::service_config& service);
+  std::map<std::string, std::size_t, std::less<>> _service_slots;
   void end_session(connection& c);
 };
 
