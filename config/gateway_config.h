@@ -63,6 +63,9 @@ struct cross_site_constraint {
 };
 
 struct service_config {
+  // What the service is made of: the canonical text of its <service>, <service-defaults> and
+  // <security>, after property substitution. Equal fingerprints: the same service (reload).
+  std::string fingerprint;
   std::string name;
   std::string description;
   service_type type = service_type::echo;
@@ -104,6 +107,9 @@ struct reactor_config {
 
 struct gateway_config {
   std::string source_file;
+  // What a reload cannot change without a restart: the canonical text of <cluster> and
+  // <reactor> (config::canonical_text).
+  std::string fixed_fingerprint;
   std::vector<service_config> services;
   security_config security;
   std::optional<cluster_config> cluster;

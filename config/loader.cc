@@ -99,9 +99,15 @@ std::shared_ptr<const gateway_config> build(xml_document& doc, const load_option
   if (const xml_element* element = child_named(doc.root, "service-defaults")) {
     defaults = parse_service_defaults(doc, *element);
   }
+  std::string shared_fingerprint;
+  for (const char* name : {"service-defaults", "security"})
+    if (const xml_element* element = child_named(doc.root, name)) shared_fingerprint += canonical_text(*element);
+  for (const char* name : {"cluster", "reactor"})
+    if (const xml_element* element = child_named(doc.root, name)) config->fixed_fingerprint += canonical_text(*element);
   std::vector<parsed_service> services;
   for (const xml_element* element : children_named(doc.root, "service")) {
     parsed_service service = parse_service(doc, *element);
+    service.config.fingerprint = canonical_text(*element) + shared_fingerprint;
     complete_service(doc, service, defaults.accept_options, defaults.connect_options, config->security);
     services.push_back(std::move(service));
   }

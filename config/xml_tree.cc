@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <stdexcept>
+#include <tuple>
 
 #include "config/diagnostic.h"
 
@@ -428,6 +429,51 @@ xml_document parse_xml(std::string_view text, const std::string& file) {
   xml_tree_builder builder(file);
   builder.feed(text, true);
   return builder.take();
+}
+
+namespace {
+
+std::string_view trim_xml_space(std::string_view text) {
+  const auto space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; };
+  while (!text.empty() && space(text.front())) text.remove_prefix(1);
+  while (!text.empty() && space(text.back())) text.remove_suffix(1);
+  return text;
+}
+
+// Length-prefixed pieces, so that no text can imitate the structure around it.
+void put(std::string& out, std::string_view piece) {
+  out += std::to_string(piece.size());
+  out += ':';
+  out += piece;
+}
+
+void canonical_into(std::string& out, const xml_element& e) {
+  out += '<';
+  put(out, e.namespace_uri);
+  put(out, e.name);
+  std::vector<const xml_attribute*> attributes;
+  for (const xml_attribute& a : e.attributes) attributes.push_back(&a);
+  std::sort(attributes.begin(), attributes.end(), [](const xml_attribute* a, const xml_attribute* b) {
+    return std::tie(a->namespace_uri, a->name) < std::tie(b->namespace_uri, b->name);
+  });
+  for (const xml_attribute* a : attributes) {
+    out += '@';
+    put(out, a->namespace_uri);
+    put(out, a->name);
+    put(out, a->value.value);
+  }
+  out += '"';
+  put(out, trim_xml_space(e.text.value));
+  for (const xml_element& c : e.children) canonical_into(out, c);
+  out += '>';
+}
+
+}  // namespace
+
+std::string canonical_text(const xml_element& element) {
+  std::string out;
+  canonical_into(out, element);
+  return out;
 }
 
 }  // namespace postern::config

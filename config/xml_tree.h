@@ -98,4 +98,9 @@ class xml_tree_builder {
 // The whole document at once.
 xml_document parse_xml(std::string_view text, const std::string& file);
 
+// The element as content, without positions: names with their namespace, attributes sorted,
+// text trimmed of XML whitespace, children in order. Two elements with equal canonical texts
+// say the same thing (a reload compares services so).
+std::string canonical_text(const xml_element& element);
+
 }  // namespace postern::config

@@ -283,12 +283,12 @@ void link_pool::report(std::string_view uri, int delta_parked, int delta_waiting
 // ---------------------------------------------------------------------------------------------
 
 backplane::backplane(std::vector<worker*> workers, readiness_registry& readiness)
-    : _workers(std::move(workers)), _readiness(&readiness), _load(_workers.size(), 0) {}
+    : _workers(std::move(workers)), _rt(&_workers[0]->rt()), _readiness(&readiness), _load(_workers.size(), 0) {}
 
 backplane::~backplane() = default;
 
 void backplane::start() {
-  const runtime& rt = _workers[0]->rt();
+  const runtime& rt = *_rt;
   for (const backplane_plan& bp : rt.backplanes) {
     auto fd = core::open_listen_socket(bp.address.get(), bp.address.length, false);
     if (!fd)
@@ -380,9 +380,9 @@ long backplane::uri_state::total() const noexcept {
 void backplane::publish(uri_state& u, bool ready) {
   u.ready = ready;
   const long total = u.total();
-  for (const backplane_plan& bp : _workers[0]->rt().backplanes)
+  for (const backplane_plan& bp : _rt->backplanes)
     for (const config::service_config* s : bp.services) {
-      const proxy_plan* plan = _workers[0]->rt().plan_of(*s);
+      const proxy_plan* plan = _rt->plan_of(*s);
       if (!plan || plan->logical_uri != u.uri) continue;
       _readiness->report_links(*s, ready,
                                ready ? std::to_string(total) + " reverse link(s) parked for " + u.uri

@@ -136,6 +136,7 @@ class backplane {
   void hand_off(core::unique_fd fd, const backplane_plan& bp);
 
   std::vector<worker*> _workers;
+  const runtime* _rt;  // the runtime at start: a reload never changes the backplane (reload.h)
   readiness_registry* _readiness;
   std::vector<std::unique_ptr<acceptor>> _acceptors;
   // Per reactor: links parked or being set up, minus clients waiting: where the next link goes.

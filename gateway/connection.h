@@ -30,6 +30,7 @@ struct session {
   std::uint16_t http_status = 0;  // refused before the upgrade: the status it got
   std::uint16_t close_code = 0;   // the first WebSocket close code sent or received
   const char* ending = nullptr;   // otherwise how it ended, one word ("eof", "timeout", ...)
+  std::uint32_t generation = 0;   // the runtime it came in under (worker::reload)
 
   void close_with(std::uint16_t code) noexcept {
     if (close_code == 0) close_code = code;

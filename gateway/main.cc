@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -24,6 +25,7 @@
 #include "gateway/management.h"
 #include "gateway/metrics.h"
 #include "gateway/readiness.h"
+#include "gateway/reload.h"
 #include "gateway/runtime.h"
 #include "gateway/worker.h"
 
@@ -51,7 +53,7 @@ int wait_until(Done done, std::chrono::milliseconds limit, const sigset_t& signa
   while (!done() && std::chrono::steady_clock::now() < deadline) {
     timespec tick{0, 10'000'000};
     int sig = sigtimedwait(&signals, nullptr, &tick);
-    if (sig > 0) return sig;
+    if (sig > 0 && sig != SIGHUP) return sig;  // no reload while stopping
   }
   return 0;
 }
@@ -87,7 +89,83 @@ void set_connection_limits(core::reactor_group& group, std::vector<std::unique_p
     group.post(i, [w = workers[i].get(), share](core::reactor&) { w->set_connection_limit(share); });
 }
 
-int serve(std::shared_ptr<const config::gateway_config> config, const std::string& access_log_to) {
+// SIGHUP: reads and checks the config again; applies it (reload.h) or logs every reason it is
+// refused and keeps the running one. On the main thread; the reactors apply it by message.
+void reload(const gateway::cli_options& cli, std::shared_ptr<const config::gateway_config>& running,
+            std::shared_ptr<const gateway::runtime>& running_rt, core::reactor_group& group,
+            std::vector<std::unique_ptr<gateway::worker>>& workers, gateway::readiness_registry& readiness) {
+  LOG_INFO("reload: SIGHUP received, reading %s", cli.config_path.c_str());
+  auto refuse = [](const std::string& why) {
+    LOG_ERROR("reload refused: %s", why.c_str());
+  };
+  std::shared_ptr<const config::gateway_config> next;
+  try {
+    config::load_options load;
+    load.defines = cli.defines;
+    next = config::load_config(cli.config_path, load);
+  } catch (const config::config_error& e) {
+    refuse(e.what());
+    LOG_ERROR("reload: still serving the running config");
+    return;
+  }
+  for (const std::string& w : next->warnings) LOG_WARN("reload: %s", w.c_str());
+  std::vector<std::string> problems = gateway::unsupported_features(*next);
+  std::shared_ptr<const gateway::runtime> next_rt;
+  if (problems.empty()) {
+    try {
+      next_rt = gateway::build_runtime(next);
+    } catch (const gateway::runtime_error& e) {
+      problems.push_back(e.what());
+    }
+  }
+  std::shared_ptr<gateway::reload_plan> plan;
+  if (problems.empty()) {
+    auto planned = gateway::plan_reload(*running, *next);
+    if (planned) plan = std::make_shared<gateway::reload_plan>(std::move(*planned));
+    else problems = std::move(planned.error());
+  }
+  if (problems.empty()) {
+    // A new address must be free before any reactor is asked to take it.
+    for (const gateway::endpoint& ep : next_rt->endpoints) {
+      bool listening = std::ranges::any_of(running_rt->endpoints, [&](const gateway::endpoint& e) {
+        return e.address == ep.address && e.kind == ep.kind;
+      });
+      if (listening) continue;
+      auto fd = core::open_listen_socket(ep.address.get(), ep.address.length, true);
+      if (!fd) problems.push_back("cannot listen on " + ep.address.to_string() + ": " + std::strerror(fd.error()));
+    }
+  }
+  if (!problems.empty()) {
+    for (const std::string& p : problems) refuse(p);
+    LOG_ERROR("reload: still serving the running config (%zu problem(s))", problems.size());
+    return;
+  }
+  std::atomic<unsigned> applied{0};
+  const unsigned n = group.size();
+  for (unsigned i = 0; i < n; ++i) {
+    bool posted = false;
+    for (int attempt = 0; attempt < 1000 && !posted; ++attempt) {
+      posted = group.post(i, [w = workers[i].get(), i, next_rt, plan, &readiness, &applied](core::reactor&) {
+        w->reload(next_rt, *plan);
+        if (i == 0) readiness.reload(*next_rt, *plan);
+        applied.fetch_add(1);
+      });
+      if (!posted) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    if (!posted) {
+      LOG_ERROR("reload: reactor %u does not take messages; it keeps the running config", i);
+      applied.fetch_add(1);
+    }
+  }
+  while (applied.load() < n) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  LOG_INFO("reload: done: %zu service(s) kept, %zu stopped, %zu started", plan->kept.size(), plan->stopped.size(),
+           plan->started.size());
+  running = std::move(next);
+  running_rt = std::move(next_rt);
+}
+
+int serve(std::shared_ptr<const config::gateway_config> config, const gateway::cli_options& cli) {
+  const std::string& access_log_to = cli.access_log;
   auto missing = gateway::unsupported_features(*config);
   if (!missing.empty()) {
     for (const auto& m : missing) std::fprintf(stderr, "%s: error: %s\n", config->source_file.c_str(), m.c_str());
@@ -108,6 +186,7 @@ int serve(std::shared_ptr<const config::gateway_config> config, const std::strin
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
 
@@ -220,7 +299,12 @@ int serve(std::shared_ptr<const config::gateway_config> config, const std::strin
     std::size_t listeners = rt->endpoints.size();
     LOG_INFO("postern ready: %zu service(s) on %zu listener(s) per reactor, %u reactor(s), backend %s",
              config->services.size(), listeners, n, core::to_string(group->backend()).data());
-    while (sig <= 0) sig = sigwaitinfo(&signals, nullptr);
+    std::shared_ptr<const config::gateway_config> running = config;
+    std::shared_ptr<const gateway::runtime> running_rt = rt;
+    while (sig <= 0 || sig == SIGHUP) {
+      if (sig == SIGHUP) reload(cli, running, running_rt, *group, workers, readiness);
+      sig = sigwaitinfo(&signals, nullptr);
+    }
     LOG_INFO("stopping: %s received, draining for up to %lld ms", sig == SIGINT ? "SIGINT" : "SIGTERM",
              static_cast<long long>(drain_timeout.count()));
   }
@@ -296,5 +380,5 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "%s: ok (%zu service(s))\n", cli->config_path.c_str(), config->services.size());
     return 0;
   }
-  return serve(std::move(config), cli->access_log);
+  return serve(std::move(config), *cli);
 }

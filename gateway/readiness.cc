@@ -1,10 +1,12 @@
 #include "gateway/readiness.h"
 
 #include <algorithm>
+#include <set>
 
 #include "core/log.h"
 #include "core/reactor_group.h"
 #include "gateway/backend_connector.h"
+#include "gateway/reload.h"
 #include "gateway/worker.h"
 
 namespace postern::gateway {
@@ -55,7 +57,8 @@ void readiness_registry::start(worker& w) {
   for (const config::service_config& s : w.config().services) {
     const proxy_plan* plan = w.rt().plan_of(s);
     if (!plan) continue;
-    auto& m = _monitors[&s] = std::make_unique<monitor>(*this, s, *plan);
+    if (_monitors.contains(s.fingerprint)) continue;  // an identical service: one view for both
+    auto& m = _monitors[s.fingerprint] = std::make_unique<monitor>(*this, s, *plan);
     if (plan->reverse) {
       LOG_INFO("service '%s': waiting for a reverse link for %s", s.name.c_str(), plan->logical_uri.c_str());
       continue;  // ready once a link is parked (report_links)
@@ -64,25 +67,59 @@ void readiness_registry::start(worker& w) {
   }
 }
 
+void readiness_registry::reload(const runtime& next, const reload_plan& plan) {
+  if (_stopped) return;
+  std::set<std::string_view> still;  // fingerprints of the services that stay or come
+  for (const auto& [old, now] : plan.kept) still.insert(now->fingerprint);
+  for (const config::service_config* s : plan.started) still.insert(s->fingerprint);
+  for (const config::service_config* s : plan.stopped) {
+    if (still.contains(s->fingerprint)) continue;
+    auto it = _monitors.find(s->fingerprint);
+    if (it == _monitors.end()) continue;
+    _worker0->reactor().disarm_timer(it->second->timer);
+    it->second->end_probe();
+    _monitors.erase(it);
+  }
+  // A kept service's view stays; what it probes with moves to the new runtime, so the old one
+  // can go once its clients have (services fixed at start keep the first runtime's).
+  for (const auto& [old, now] : plan.kept) {
+    auto it = _monitors.find(now->fingerprint);
+    const proxy_plan* p = next.plan_of(*now);
+    if (it == _monitors.end() || !p || fixed_at_start(*now)) continue;
+    monitor& m = *it->second;
+    const bool probing = m.probe != nullptr;
+    m.end_probe();
+    m.service = now;
+    m.plan = p;
+    if (probing) m.start_probe();
+  }
+  for (const config::service_config* s : plan.started) {
+    const proxy_plan* p = next.plan_of(*s);
+    if (!p || _monitors.contains(s->fingerprint)) continue;
+    _monitors[s->fingerprint] = std::make_unique<monitor>(*this, *s, *p);
+    _monitors[s->fingerprint]->start_probe();
+  }
+}
+
 void readiness_registry::stop() {
   _stopped = true;
-  for (auto& [service, m] : _monitors) {
+  for (auto& [fingerprint, m] : _monitors) {
     _worker0->reactor().disarm_timer(m->timer);
     m->probe.reset();
   }
 }
 
 bool readiness_registry::ready(const config::service_config& service) const {
-  auto it = _monitors.find(&service);
+  auto it = _monitors.find(service.fingerprint);
   return it != _monitors.end() && it->second->state == health::ready;
 }
 
 void readiness_registry::report(worker& from, const config::service_config& service, bool ok, const std::string& why) {
   unsigned id = from.reactor().id();
   auto& last = _last_sent[id];
-  auto it = last.find(&service);
+  auto it = last.find(service.fingerprint);
   if (it != last.end() && it->second == ok) return;
-  last[&service] = ok;
+  last[service.fingerprint] = ok;
   if (id == 0) {
     on_report(service, ok, why);
     return;
@@ -95,11 +132,11 @@ void readiness_registry::report_links(const config::service_config& service, boo
 }
 
 void readiness_registry::on_report(const config::service_config& service, bool ok, const std::string& why) {
-  auto it = _monitors.find(&service);
+  auto it = _monitors.find(service.fingerprint);
   if (it == _monitors.end()) return;
   monitor& m = *it->second;
   // Reactor 0's own filter also resets, so its next different outcome is seen again.
-  _last_sent[0][&service] = ok;
+  _last_sent[0][service.fingerprint] = ok;
   if (ok) {
     if (m.state == health::ready) return;
     m.state = health::ready;

@@ -21,6 +21,8 @@ namespace postern::gateway {
 
 class worker;
 class backend_connector;
+struct runtime;
+struct reload_plan;
 
 class readiness_registry {
  public:
@@ -43,6 +45,10 @@ class readiness_registry {
   // Reactor 0 only: a reverse-mode proxy service (DESIGN §5) is ready while at least one link is
   // parked for it; the backplane tells each change. Such services are never probed.
   void report_links(const config::service_config& service, bool ok, const std::string& why);
+  // Reactor 0 only, at a reload (reload.h): stops watching the stopped services, starts
+  // probing the started ones, and keeps the view of kept ones (matched by fingerprint, so a
+  // report about any generation's copy of a service counts for all).
+  void reload(const runtime& next, const reload_plan& plan);
   // Reactor 0 only: the current view (unknown counts as not ready).
   bool ready(const config::service_config& service) const;
 
@@ -52,9 +58,10 @@ class readiness_registry {
   void arm_probe(monitor& m);
 
   // _last_sent[reactor][service]: what that reactor last forwarded; touched only by its reactor.
-  std::vector<std::map<const config::service_config*, bool>> _last_sent;
+  std::vector<std::map<std::string, bool, std::less<>>> _last_sent;
   worker* _worker0 = nullptr;
-  std::map<const config::service_config*, std::unique_ptr<monitor>> _monitors;  // reactor 0 only
+  // By the service's fingerprint (identical services share a view); reactor 0 only.
+  std::map<std::string, std::unique_ptr<monitor>, std::less<>> _monitors;
   bool _stopped = false;
   std::function<void(const config::service_config&, bool)> _on_change;
 };

@@ -10,7 +10,7 @@ tcp_proxy::tcp_proxy(worker& owner, core::unique_fd fd, const endpoint& ep, cons
       _client(*this, true),
       _backend(*this, false),
       _route(&r),
-      _plan(owner.rt().plan_of(*r.service)),
+      _plan(owner.plan_of(*r.service)),
       _peer(net::peer_address_of(fd.get())),
       _stall(owner.reactor(), owner.send_timeout_ms(*r.service), [this] { on_stall(); }) {
   _client.transport = owner.accepted_transport(ep, std::move(fd), _client);
@@ -29,7 +29,7 @@ tcp_proxy::tcp_proxy(worker& owner, std::unique_ptr<net::transport> client, cons
       _client(*this, true),
       _backend(*this, false),
       _route(&r),
-      _plan(owner.rt().plan_of(*r.service)),
+      _plan(owner.plan_of(*r.service)),
       _peer(peer),
       _stall(owner.reactor(), owner.send_timeout_ms(*r.service), [this] { on_stall(); }) {
   _client.transport = std::move(client);

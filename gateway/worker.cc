@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <set>
 #include <stdexcept>
 
 #include <time.h>
@@ -13,6 +14,7 @@
 #include "gateway/acceptor.h"
 #include "gateway/backplane.h"
 #include "gateway/local_member.h"
+#include "gateway/reload.h"
 #include "gateway/reverse_link.h"
 #include "gateway/socks_listener.h"
 #include "gateway/http_connection.h"
@@ -141,6 +143,10 @@ void worker::set_session_service(connection& c, const config::service_config& se
 void worker::end_session(connection& c) {
   c._has_session = false;
   const session& s = c._session;
+  if (auto it = _generation_sessions.find(s.generation); it != _generation_sessions.end() && it->second > 0) {
+    --it->second;
+    release_generation_if_unused(s.generation);
+  }
   if (s.service) {
     service_metrics& m = _metrics.services[service_index(*s.service)];
     --m.open;
@@ -183,6 +189,8 @@ void connection::open_session(const net::socket_address& peer) noexcept {
   _session = session{};
   _session.peer = peer;
   _session.started_ms = _worker->reactor().now_ms();
+  _session.generation = _worker->_generation;
+  ++_worker->_generation_sessions[_session.generation];
 }
 
 void worker::report_load(std::function<void(unsigned, std::size_t)> sink, std::uint64_t interval_ms) {
@@ -197,14 +205,10 @@ void worker::start() {
   _lag_window_start_ms = _reactor->now_ms();
   _lag_due_ms = _lag_window_start_ms + lag_tick_ms;
   _reactor->arm_timer(_lag_timer, lag_tick_ms);
+  _runtimes.emplace(_generation, _runtime);
   for (const endpoint& ep : _runtime->endpoints) {
-    auto fd = core::open_listen_socket(ep.address.get(), ep.address.length, true);
-    if (!fd)
-      throw std::runtime_error("cannot listen on " + ep.address.to_string() + " (for " +
-                               ep.routes.front().accept->to_string() + "): " + std::strerror(fd.error()));
-    auto& a = _listeners.emplace_back(std::make_unique<acceptor>(
-        *_reactor, std::move(*fd), ep.address.to_string(), [this, &ep](core::unique_fd s) { on_accept(ep, std::move(s)); }));
-    a->start();
+    auto error = listen_on(ep);
+    if (!error.empty()) throw std::runtime_error(error);
   }
   // Internal side, forward mode: a socks listener per transport address (DESIGN §5).
   std::vector<const socks_accept*> forward;
@@ -242,6 +246,81 @@ void worker::start() {
     _dialers.push_back(std::make_unique<reverse_dialer>(*this, r, share, !gated));
     _dialers.back()->start();
   }
+}
+
+std::string worker::listen_on(const endpoint& ep) {
+  auto fd = core::open_listen_socket(ep.address.get(), ep.address.length, true);
+  if (!fd)
+    return "cannot listen on " + ep.address.to_string() + " (for " + ep.routes.front().accept->to_string() +
+           "): " + std::strerror(fd.error());
+  auto l = std::make_unique<listening>();
+  l->ep = &ep;
+  listening* at = l.get();
+  l->socket = std::make_unique<acceptor>(*_reactor, std::move(*fd), ep.address.to_string(),
+                                         [this, at](core::unique_fd s) { on_accept(*at->ep, std::move(s)); });
+  l->socket->start();
+  _listening.push_back(std::move(l));
+  return {};
+}
+
+void worker::reload(std::shared_ptr<const runtime> next, const reload_plan& plan) {
+  if (_draining) return;
+  // Listeners: an address that stays keeps its socket (no client is refused meanwhile) and
+  // routes by the new endpoint from now on; a new one opens; one no longer used closes.
+  std::vector<std::unique_ptr<listening>> now;
+  for (const endpoint& ep : next->endpoints) {
+    auto same = std::ranges::find_if(_listening, [&](const auto& l) {
+      return l && l->ep->address == ep.address && l->ep->kind == ep.kind;
+    });
+    if (same != _listening.end()) {
+      (*same)->ep = &ep;
+      now.push_back(std::move(*same));
+      continue;
+    }
+    std::string error = listen_on(ep);
+    if (!error.empty()) {
+      LOG_ERROR("reload: %s", error.c_str());
+      continue;
+    }
+    now.push_back(std::move(_listening.back()));
+    _listening.pop_back();
+  }
+  for (auto& l : _listening) {
+    if (!l) continue;
+    l->socket->close();
+    _listeners.push_back(std::move(l->socket));  // freed with the worker, closed now
+  }
+  _listening = std::move(now);
+  // The new runtime serves new clients; the old one stays while clients it served are open.
+  const std::uint32_t old = _generation;
+  _runtime = std::move(next);
+  _generation = old + 1;
+  _runtimes.emplace(_generation, _runtime);
+  release_generation_if_unused(old);
+  for (const config::service_config& s : _runtime->config->services) service_index(s);
+  // Clients of stopped services finish as at a drain: close 1001, or a FIN.
+  std::set<const config::service_config*> stopped(plan.stopped.begin(), plan.stopped.end());
+  for (connection* c = _connections; c;) {
+    connection* next_c = c->_next;
+    if (c->_has_session && stopped.contains(c->_session.service)) c->begin_drain();
+    c = next_c;
+  }
+}
+
+void worker::release_generation_if_unused(std::uint32_t generation) {
+  // The first runtime stays: what is fixed at start (links, backplane, balancing) refers to it.
+  if (generation == 0 || generation == _generation) return;
+  auto it = _generation_sessions.find(generation);
+  if (it != _generation_sessions.end() && it->second > 0) return;
+  _generation_sessions.erase(generation);
+  _runtimes.erase(generation);
+}
+
+const proxy_plan* worker::plan_of(const config::service_config& service) const noexcept {
+  if (const proxy_plan* p = _runtime->plan_of(service)) return p;
+  for (const auto& [generation, rt] : _runtimes)
+    if (const proxy_plan* p = rt->plan_of(service)) return p;
+  return nullptr;
 }
 
 void worker::set_backend_ready(const config::service_config& service, bool ready) {
@@ -313,6 +392,7 @@ void worker::drain(std::function<void()> on_drained) {
   _reactor->disarm_timer(_load_timer);
   _reactor->disarm_timer(_lag_timer);
   for (auto& l : _listeners) l->close();
+  for (auto& l : _listening) l->socket->close();
   for (auto& d : _dialers) d->stop();
   _links->close_all();
   // begin_drain may end a connection, which unlinks it at once: keep the next one first.

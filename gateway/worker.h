@@ -27,6 +27,7 @@ class link_pool;
 class reverse_dialer;
 class management_hub;
 struct balancing_plan;
+struct reload_plan;
 
 // Limits every connection of a worker obeys (DESIGN §8).
 struct gateway_limits {
@@ -106,6 +107,13 @@ class worker {
   // it was counted under, e.g. a balancer's client served locally).
   void set_session_service(connection& c, const config::service_config& service);
 
+  // SIGHUP (reload.h): new clients are served by next from now on; listeners follow its
+  // endpoints (kept addresses keep their sockets); clients of plan.stopped services finish as
+  // at a drain; the runtime a client came in under stays until its last such client is gone.
+  void reload(std::shared_ptr<const runtime> next, const reload_plan& plan);
+  // The proxy plan of service in whichever runtime (current or kept) has it.
+  const proxy_plan* plan_of(const config::service_config& service) const noexcept;
+
   // The reverse links parked on this reactor (DMZ side, DESIGN §5).
   link_pool& links() noexcept { return *_links; }
   // Internal side: service's backend readiness changed (posted from reactor 0): its reverse
@@ -127,8 +135,12 @@ class worker {
                                                      net::transport_handler& handler);
 
  private:
+  friend class connection;
   class grave;
   void on_accept(const endpoint& ep, core::unique_fd fd);
+  // Opens this reactor's socket for ep (into _listening); an error sentence, or empty.
+  std::string listen_on(const endpoint& ep);
+  void release_generation_if_unused(std::uint32_t generation);
 
   void check_drained();
 
@@ -136,7 +148,16 @@ class worker {
   std::shared_ptr<const runtime> _runtime;
   readiness_registry* _readiness;
   gateway_limits _limits;
-  std::vector<std::unique_ptr<acceptor>> _listeners;
+  std::vector<std::unique_ptr<acceptor>> _listeners;  // socks forward links, and closed ones
+  struct listening {  // a client listener; ep changes at a reload
+    const endpoint* ep = nullptr;
+    std::unique_ptr<acceptor> socket;
+  };
+  std::vector<std::unique_ptr<listening>> _listening;
+  // Runtimes by generation (0: the one at start, kept), with how many sessions each serves.
+  std::uint32_t _generation = 0;
+  std::map<std::uint32_t, std::shared_ptr<const runtime>> _runtimes;
+  std::map<std::uint32_t, std::size_t> _generation_sessions;
   connection* _connections = nullptr;
   std::size_t _connection_count = 0;
   std::size_t _load_count = 0;

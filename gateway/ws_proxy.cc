@@ -26,7 +26,7 @@ ws_proxy::ws_proxy(worker& owner, std::unique_ptr<net::transport> client, const 
       _client(*this, true),
       _backend(*this, false),
       _route(&r),
-      _plan(plan ? plan.get() : owner.rt().plan_of(*r.service)),
+      _plan(plan ? plan.get() : owner.plan_of(*r.service)),
       _peer(peer),
       _request(std::move(request)),
       _linger([this] { on_linger(); }),
