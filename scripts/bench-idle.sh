@@ -34,7 +34,7 @@ cat >"$tmp/backend.xml" <<XML
 XML
 
 start() {  # start CONFIG LOG: starts postern, waits until it is ready, sets $started
-  build/postern -c "$1" 2>"$2" &
+  build/postern --access-log off -c "$1" 2>"$2" &
   started=$!
   pids+=("$started")
   for _ in $(seq 100); do grep -q 'postern ready' "$2" && return 0; sleep 0.1; done

@@ -483,7 +483,7 @@ done
 
 declare -A pid_of
 
-start_server backend 0 "$postern_bin" -c "$tmp/backend.xml"
+start_server backend 0 "$postern_bin" --access-log off -c "$tmp/backend.xml"
 wait_port 127.0.50.2 8000 "${pid_of[backend]}" "postern (backend echo)"
 need_peer() {
   local p
@@ -491,12 +491,12 @@ need_peer() {
   return 1
 }
 if need_peer tcp-echo || need_peer ws-echo; then
-  start_server ceiling 1 "$postern_bin" -c "$tmp/ceiling.xml"
+  start_server ceiling 1 "$postern_bin" --access-log off -c "$tmp/ceiling.xml"
   wait_port 127.0.50.3 8000 "${pid_of[ceiling]}" "postern (ceiling echo)"
   wait_port 127.0.50.3 8001 "${pid_of[ceiling]}" "postern (ceiling echo)"
 fi
 if need_peer postern; then
-  start_server postern 1 "$postern_bin" -c "$tmp/postern-proxy.xml"
+  start_server postern 1 "$postern_bin" --access-log off -c "$tmp/postern-proxy.xml"
   wait_port 127.0.50.1 8100 "${pid_of[postern]}" "postern (proxy)"
 fi
 if need_peer nginx; then

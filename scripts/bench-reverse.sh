@@ -244,7 +244,7 @@ done
 need_path() { local p; for p in "${paths[@]}"; do [ "$p" = "$1" ] && return 0; done; return 1; }
 declare -A pid_of
 start_gateway() {  # NAME CPU: postern with the config $cfg/NAME.xml
-  start_server "$1" "$2" "$postern_bin" -c "$cfg/$1.xml"
+  start_server "$1" "$2" "$postern_bin" --access-log off -c "$cfg/$1.xml"
 }
 start_gateway backend 0
 wait_port 127.0.52.2 8000 "${pid_of[backend]}" "backend"
