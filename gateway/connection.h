@@ -31,6 +31,8 @@ struct session {
   std::uint16_t close_code = 0;   // the first WebSocket close code sent or received
   const char* ending = nullptr;   // otherwise how it ended, one word ("eof", "timeout", ...)
   std::uint32_t generation = 0;   // the runtime it came in under (worker::reload)
+  enum class link_use : std::uint8_t { none, arrived_over_link, backend_over_link };
+  link_use link = link_use::none;  // a reverse link in use: internal side / DMZ side
 
   void close_with(std::uint16_t code) noexcept {
     if (close_code == 0) close_code = code;

@@ -54,6 +54,7 @@ http_connection::http_connection(worker& owner, std::unique_ptr<net::transport> 
   _transport->set_handler(*this);
   owner.adopt(*this);
   open_session(_peer);
+  client_session().link = session::link_use::arrived_over_link;
   owner.reactor().arm_timer(_timer, owner.limits().handshake_timeout_ms);
   if (!early.empty()) on_transport_data(early);
 }

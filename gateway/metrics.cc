@@ -109,7 +109,8 @@ std::string render_prometheus(const metrics_snapshot& m) {
 
   std::map<std::uint16_t, std::uint64_t> refused, codes;
   std::map<std::string, std::uint64_t, std::less<>> decisions;
-  std::uint64_t at_limit = 0, claimed = 0, dial_failures = 0, idle_dmz = 0, idle_internal = 0;
+  std::uint64_t at_limit = 0, claimed = 0, dial_failures = 0, idle_dmz = 0, idle_internal = 0, busy_dmz = 0,
+                busy_internal = 0;
   for (const reactor_snapshot& r : m.reactors) {
     merge(refused, r.refused);
     merge(codes, r.close_codes);
@@ -119,6 +120,8 @@ std::string render_prometheus(const metrics_snapshot& m) {
     dial_failures += r.reverse_dial_failures;
     idle_dmz += r.reverse_links_idle_dmz;
     idle_internal += r.reverse_links_idle_internal;
+    busy_dmz += r.reverse_links_in_use_dmz;
+    busy_internal += r.reverse_links_in_use_internal;
   }
   header(out, "postern_handshake_failures_total", "counter", "Requests refused before the upgrade, by the HTTP status they got.");
   for (const auto& [status, n] : refused) sample(out, "postern_handshake_failures_total", "status=\"" + std::to_string(status) + "\"", n);
@@ -137,9 +140,11 @@ std::string render_prometheus(const metrics_snapshot& m) {
   header(out, "postern_balancer_decisions_total", "counter", "Balancer choices, by the member chosen (or none ready).");
   for (const auto& [member, n] : decisions) sample(out, "postern_balancer_decisions_total", "member=" + label(member), n);
 
-  header(out, "postern_reverse_links", "gauge", "Reverse links idle: parked on this DMZ member, or dialed out by this internal gateway.");
+  header(out, "postern_reverse_links", "gauge", "Reverse links parked on this DMZ member or dialed out by this internal gateway: idle, or in use by a client.");
   sample(out, "postern_reverse_links", "side=\"dmz\",state=\"idle\"", idle_dmz);
+  sample(out, "postern_reverse_links", "side=\"dmz\",state=\"in_use\"", busy_dmz);
   sample(out, "postern_reverse_links", "side=\"internal\",state=\"idle\"", idle_internal);
+  sample(out, "postern_reverse_links", "side=\"internal\",state=\"in_use\"", busy_internal);
   header(out, "postern_reverse_links_claimed_total", "counter", "Reverse links handed to a client (put in use).");
   sample(out, "postern_reverse_links_claimed_total", "", claimed);
   header(out, "postern_reverse_link_dial_failures_total", "counter", "Reverse link dials that failed (internal side).");

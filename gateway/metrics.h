@@ -69,6 +69,8 @@ struct reactor_snapshot {
   std::uint64_t open_sockets = 0;
   std::uint64_t reverse_links_idle_dmz = 0;       // parked here, waiting for a client
   std::uint64_t reverse_links_idle_internal = 0;  // dialed out from here, waiting to be claimed
+  std::uint64_t reverse_links_in_use_dmz = 0;     // carrying a client of a proxy here
+  std::uint64_t reverse_links_in_use_internal = 0;  // carrying a client served here
   std::uint64_t reverse_links_claimed = 0;
   std::uint64_t reverse_dial_failures = 0;
 };

@@ -27,6 +27,7 @@ tcp_echo_connection::tcp_echo_connection(worker& owner, std::unique_ptr<net::tra
   _transport->set_handler(*this);
   owner.adopt(*this);
   open_session(net::peer_address_of(_transport->fd()));  // over a reverse link: the link's peer
+  client_session().link = session::link_use::arrived_over_link;
   owner.set_session_service(*this, *r.service);
   count_as_load();
   if (!early.empty()) on_transport_data(early);

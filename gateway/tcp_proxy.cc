@@ -36,6 +36,7 @@ tcp_proxy::tcp_proxy(worker& owner, std::unique_ptr<net::transport> client, cons
   _client.transport->set_handler(_client);
   owner.adopt(*this);
   open_session(_peer);
+  client_session().link = session::link_use::arrived_over_link;
   owner.set_session_service(*this, *r.service);
   count_as_load();
   _held.assign(reinterpret_cast<const char*>(early.data()), early.size());
@@ -44,6 +45,7 @@ tcp_proxy::tcp_proxy(worker& owner, std::unique_ptr<net::transport> client, cons
 }
 
 void tcp_proxy::on_backend_ready(std::unique_ptr<net::transport> t, const backend_target& target) {
+  if (_plan->reverse) client_session().link = session::link_use::backend_over_link;
   owner().reactor().defer([c = std::shared_ptr<backend_connector>(std::move(_connector))] {});
   _backend.transport = std::move(t);
   _backend.transport->set_handler(_backend);

@@ -168,9 +168,12 @@ reactor_snapshot worker::snapshot() const {
   reactor_snapshot r;
   r.reactor = _reactor->id();
   r.services = _metrics.services;
-  for (const connection* c = _connections; c; c = c->_next)
-    if (c->_has_session && c->_session.service)
-      r.services[_service_slots.at(c->_session.service->name)].traffic.add(c->_session);
+  for (const connection* c = _connections; c; c = c->_next) {
+    if (!c->_has_session) continue;
+    if (c->_session.service) r.services[_service_slots.at(c->_session.service->name)].traffic.add(c->_session);
+    if (c->_session.link == session::link_use::backend_over_link) ++r.reverse_links_in_use_dmz;
+    if (c->_session.link == session::link_use::arrived_over_link) ++r.reverse_links_in_use_internal;
+  }
   r.refused = _metrics.refused;
   r.close_codes = _metrics.close_codes;
   r.balancer_decisions = _metrics.balancer_decisions;

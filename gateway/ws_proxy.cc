@@ -44,6 +44,7 @@ ws_proxy::ws_proxy(worker& owner, std::unique_ptr<net::transport> client, const 
 }
 
 void ws_proxy::on_backend_ready(std::unique_ptr<net::transport> t, const backend_target& target) {
+  if (_plan->reverse) client_session().link = session::link_use::backend_over_link;
   _backend.transport = std::move(t);
   _backend.transport->set_handler(_backend);
   _target = &target;
