@@ -46,6 +46,7 @@ bool management_hub::healthy() const {
 
 void management_hub::fill_reactor0(metrics_snapshot& snap) const {
   snap.healthy = healthy();
+  if (const access_log* log = _workers.front()->access()) snap.access_log_dropped = log->dropped();
   if (!_cluster || !_workers.front()->config().cluster) return;
   cluster_snapshot c;
   for (const cluster::member_view& m : _cluster->members().live_members())

@@ -1,6 +1,8 @@
 #include "gateway/metrics.h"
 
 #include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -11,6 +13,7 @@
 #include <stdexcept>
 
 #include "config/gateway_config.h"
+#include "core/log.h"
 
 namespace postern::gateway {
 namespace {
@@ -127,6 +130,8 @@ std::string render_prometheus(const metrics_snapshot& m) {
   for (const auto& [status, n] : refused) sample(out, "postern_handshake_failures_total", "status=\"" + std::to_string(status) + "\"", n);
   header(out, "postern_close_codes_total", "counter", "Ended WebSocket sessions by the first close code sent or received.");
   for (const auto& [code, n] : codes) sample(out, "postern_close_codes_total", "code=\"" + std::to_string(code) + "\"", n);
+  header(out, "postern_access_log_lines_dropped_total", "counter", "Access log lines lost because their reader did not keep up.");
+  sample(out, "postern_access_log_lines_dropped_total", "", m.access_log_dropped);
   header(out, "postern_connections_refused_at_limit_total", "counter", "Clients refused because the connection limit was reached.");
   sample(out, "postern_connections_refused_at_limit_total", "", at_limit);
 
@@ -196,23 +201,48 @@ std::string format_access_line(const session& s, std::string_view service_name, 
 }
 
 access_log::access_log(const std::string& destination) : _destination(destination) {
-  if (destination == "-") return;
-  int fd = ::open(destination.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-  if (fd < 0)
-    throw std::runtime_error("cannot open the access log " + destination + ": " + std::strerror(errno));
-  _file.reset(fd);
+  if (destination != "-") {
+    int fd = ::open(destination.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    if (fd < 0)
+      throw std::runtime_error("cannot open the access log " + destination + ": " + std::strerror(errno));
+    _own.reset(fd);
+    _fd = fd;
+    return;
+  }
+  struct stat st{};
+  if (::fstat(STDOUT_FILENO, &st) != 0) return;  // closed: write fails and counts the line
+  if (S_ISSOCK(st.st_mode)) {
+    _socket = true;
+  } else if (S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode)) {
+    // O_NONBLOCK on descriptor 1 itself would change the open file description that the
+    // parent (a shell, a supervisor) shares: open our own instead.
+    int fd = ::open("/proc/self/fd/1", O_WRONLY | O_APPEND | O_NONBLOCK | O_CLOEXEC);
+    if (fd >= 0) {
+      _own.reset(fd);
+      _fd = fd;
+    }
+  }
 }
 
 void access_log::write(std::string_view line) const noexcept {
-  const int fd = _file ? _file.get() : STDOUT_FILENO;
   while (!line.empty()) {
-    ssize_t n = ::write(fd, line.data(), line.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return;  // a full disk or a closed pipe costs the line, never the connection
-    }
+    ssize_t n = _socket ? ::send(_fd, line.data(), line.size(), MSG_DONTWAIT | MSG_NOSIGNAL)
+                        : ::write(_fd, line.data(), line.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
     line.remove_prefix(static_cast<std::size_t>(n));
   }
+  if (line.empty()) return;
+  // A stalled reader, a full disk or a closed pipe costs the line, never the connection.
+  const std::uint64_t lost = _dropped.fetch_add(1, std::memory_order_relaxed) + 1;
+  timespec now{};
+  ::clock_gettime(CLOCK_MONOTONIC, &now);
+  const std::uint64_t now_ms = static_cast<std::uint64_t>(now.tv_sec) * 1000 + static_cast<std::uint64_t>(now.tv_nsec) / 1'000'000;
+  std::uint64_t last = _warned_ms.load(std::memory_order_relaxed);
+  if ((last == 0 || now_ms - last >= 10'000) &&
+      _warned_ms.compare_exchange_strong(last, now_ms == 0 ? 1 : now_ms, std::memory_order_relaxed))
+    LOG_WARN("access log %s: its reader is not keeping up (%s); %llu line(s) lost so far",
+             _destination.c_str(), std::strerror(errno), static_cast<unsigned long long>(lost));
 }
 
 }  // namespace postern::gateway

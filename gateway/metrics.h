@@ -5,6 +5,7 @@
 // text. The formatting functions are pure.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -92,6 +93,7 @@ struct metrics_snapshot {
   std::vector<reactor_snapshot> reactors;
   std::optional<cluster_snapshot> cluster;  // with <cluster>
   bool healthy = false;
+  std::uint64_t access_log_dropped = 0;      // lines a stalled reader cost
 };
 
 // The Prometheus text exposition format (version 0.0.4), metric names postern_*.
@@ -105,7 +107,10 @@ std::string format_access_line(const session& s, std::string_view service_name, 
                                std::uint64_t duration_ms);
 
 // Where access lines go: a file opened for appending, or standard output. One write(2) per
-// line (a line is at most PIPE_BUF bytes), from any reactor thread.
+// line, from any reactor thread, never waiting: standard output is written without blocking
+// (a socket, as under systemd, with MSG_DONTWAIT; a pipe or terminal through its own
+// non-blocking open file description), so a reader that stalls costs lines, never the
+// gateway. Lost lines are counted and a warning says so (the first, then one per 10 s).
 class access_log {
  public:
   // "-" is standard output; otherwise a path, created 0640 if missing. Throws
@@ -113,10 +118,15 @@ class access_log {
   explicit access_log(const std::string& destination);
   void write(std::string_view line) const noexcept;
   const std::string& destination() const noexcept { return _destination; }
+  std::uint64_t dropped() const noexcept { return _dropped.load(std::memory_order_relaxed); }
 
  private:
   std::string _destination;
-  core::unique_fd _file;  // invalid for standard output
+  core::unique_fd _own;    // the file, or standard output opened again non-blocking
+  int _fd = 1;             // where lines go
+  bool _socket = false;    // send(MSG_DONTWAIT) instead of write
+  mutable std::atomic<std::uint64_t> _dropped{0};
+  mutable std::atomic<std::uint64_t> _warned_ms{0};
 };
 
 }  // namespace postern::gateway

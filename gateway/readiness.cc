@@ -13,6 +13,9 @@ namespace postern::gateway {
 
 namespace {
 constexpr std::uint64_t first_probe_delay_ms = 500;
+// While a service is ready, its backend is probed this often too: a gateway without clients
+// notices a lost backend (its /health, its cluster state) within about this long.
+constexpr std::uint64_t ready_probe_interval_ms = 2000;
 enum class health : std::uint8_t { unknown, ready, unreachable };
 }  // namespace
 
@@ -36,6 +39,8 @@ struct readiness_registry::monitor final : backend_connector::owner_handler {
   void on_backend_ready(std::unique_ptr<net::transport> t, const backend_target&) override {
     registry->_worker0->dispose(std::move(t));
     end_probe();
+    if (state == health::ready && !registry->_stopped)
+      registry->_worker0->reactor().arm_timer(timer, ready_probe_interval_ms);
   }
   void on_backend_failed(const std::string&, int) override {
     end_probe();
@@ -141,16 +146,17 @@ void readiness_registry::on_report(const config::service_config& service, bool o
     if (m.state == health::ready) return;
     m.state = health::ready;
     m.backoff_ms = first_probe_delay_ms;
-    _worker0->reactor().disarm_timer(m.timer);
+    if (m.plan->reverse || _stopped) _worker0->reactor().disarm_timer(m.timer);
+    else if (!m.probe) _worker0->reactor().arm_timer(m.timer, ready_probe_interval_ms);
     if (m.plan->reverse) LOG_INFO("service '%s': ready, %s", service.name.c_str(), why.c_str());
     else LOG_INFO("service '%s': backend %s reachable", service.name.c_str(), why.c_str());
-    if (_on_change) _on_change(service, true);
+    if (_on_change) _on_change(*m.service, true);
     return;
   }
   if (m.plan->reverse) {
     m.state = health::unreachable;
     LOG_WARN("service '%s': not ready, %s", service.name.c_str(), why.c_str());
-    if (_on_change) _on_change(service, false);
+    if (_on_change) _on_change(*m.service, false);
     return;  // never probed: links come from the internal gateway
   }
   if (m.state == health::unreachable) return;
@@ -158,7 +164,7 @@ void readiness_registry::on_report(const config::service_config& service, bool o
   m.backoff_ms = first_probe_delay_ms;
   LOG_WARN("service '%s': backend unreachable (%s); probing with backoff up to %llu ms", service.name.c_str(),
            why.c_str(), static_cast<unsigned long long>(m.plan->recovery_interval_ms));
-  if (_on_change) _on_change(service, false);
+  if (_on_change) _on_change(*m.service, false);
   if (!m.probe) arm_probe(m);
 }
 

@@ -4,7 +4,8 @@
 // it differs from the last one it forwarded, so the data path sends no message per connection.
 // While a service is unreachable, reactor 0 probes its backends (a full connect, TLS included)
 // with a backoff from 500 ms doubling up to maximum.recovery.interval (default 30 s), like
-// KAAZING's. Every change is logged; the cluster will publish it.
+// KAAZING's; while it is ready, every 2 s (so an idle gateway notices a lost backend). Every
+// change is logged; the cluster publishes it.
 #pragma once
 
 #include <cstdint>

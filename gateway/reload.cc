@@ -1,5 +1,7 @@
 #include "gateway/reload.h"
 
+#include <algorithm>
+
 namespace postern::gateway {
 namespace {
 
@@ -44,7 +46,10 @@ std::expected<reload_plan, std::vector<std::string>> plan_reload(const config::g
   for (std::size_t i = 0; i < next.services.size(); ++i) {
     if (matched[i]) continue;
     plan.started.push_back(&next.services[i]);
-    if (fixed_at_start(next.services[i]))
+    const bool changed = std::ranges::any_of(plan.stopped, [&](const config::service_config* s) {
+      return s->name == next.services[i].name && fixed_at_start(*s);
+    });  // said already: changing it needs a restart
+    if (fixed_at_start(next.services[i]) && !changed)
       refused.push_back(quoted(next.services[i]) +
                         " would take part in the cluster or the reverse links: adding it needs a restart");
   }

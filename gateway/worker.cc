@@ -152,7 +152,8 @@ void worker::end_session(connection& c) {
     --m.open;
     m.traffic.add(s);
   }
-  if (s.http_status >= 400) ++_metrics.refused[s.http_status];
+  const bool management = s.service && s.service->type == config::service_type::management;
+  if (s.http_status >= 400 && !management) ++_metrics.refused[s.http_status];  // /health's 503 is an answer
   else if (s.close_code) ++_metrics.close_codes[s.close_code];
   if (_access_log) {
     timespec wall{};
@@ -301,11 +302,14 @@ void worker::reload(std::shared_ptr<const runtime> next, const reload_plan& plan
   _runtimes.emplace(_generation, _runtime);
   release_generation_if_unused(old);
   for (const config::service_config& s : _runtime->config->services) service_index(s);
-  // Clients of stopped services finish as at a drain: close 1001, or a FIN.
-  std::set<const config::service_config*> stopped(plan.stopped.begin(), plan.stopped.end());
+  // Clients of stopped services finish as at a drain: close 1001, or a FIN. By fingerprint: a
+  // client may have come in under any earlier runtime's copy of the service.
+  std::set<std::string_view> stopped;
+  for (const config::service_config* s : plan.stopped) stopped.insert(s->fingerprint);
   for (connection* c = _connections; c;) {
     connection* next_c = c->_next;
-    if (c->_has_session && stopped.contains(c->_session.service)) c->begin_drain();
+    if (c->_has_session && c->_session.service && stopped.contains(c->_session.service->fingerprint))
+      c->begin_drain();
     c = next_c;
   }
 }

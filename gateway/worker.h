@@ -103,6 +103,7 @@ class worker {
   management_hub* management() const noexcept { return _management; }
   // Where ended sessions are written (null: no access log). Set before start().
   void set_access_log(const access_log* log) noexcept { _access_log = log; }
+  const access_log* access() const noexcept { return _access_log; }
   // The session of c now belongs to service (counted open there; moved from another service
   // it was counted under, e.g. a balancer's client served locally).
   void set_session_service(connection& c, const config::service_config& service);
