@@ -172,31 +172,28 @@ std::size_t count_of(const parsed_exposition& p, std::string_view name) {
   return n;
 }
 
-// The sample lines only (comments left out), in order.
-std::vector<std::string> sample_lines(std::string_view text) {
+// The lines of text that keep(line) accepts, in order.
+template <class Keep>
+std::vector<std::string> lines_where(std::string_view text, Keep keep) {
   std::vector<std::string> out;
   std::size_t start = 0;
   while (start < text.size()) {
     std::size_t end = text.find('\n', start);
     if (end == std::string_view::npos) end = text.size();
     std::string_view line = text.substr(start, end - start);
-    if (!line.starts_with("#")) out.emplace_back(line);
+    if (keep(line)) out.emplace_back(line);
     start = end + 1;
   }
   return out;
 }
 
+// The sample lines only (comments left out), in order.
+std::vector<std::string> sample_lines(std::string_view text) {
+  return lines_where(text, [](std::string_view line) { return !line.starts_with("#"); });
+}
+
 std::vector<std::string> type_lines(std::string_view text) {
-  std::vector<std::string> out;
-  std::size_t start = 0;
-  while (start < text.size()) {
-    std::size_t end = text.find('\n', start);
-    if (end == std::string_view::npos) end = text.size();
-    std::string_view line = text.substr(start, end - start);
-    if (line.starts_with("# TYPE ")) out.emplace_back(line);
-    start = end + 1;
-  }
-  return out;
+  return lines_where(text, [](std::string_view line) { return line.starts_with("# TYPE "); });
 }
 
 const std::vector<std::string> base_metrics = {
