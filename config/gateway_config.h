@@ -103,6 +103,9 @@ struct reactor_config {
   std::vector<int> cpus;                           // empty: the affinity mask
   backend_choice backend = backend_choice::automatic;
   unsigned ring_entries = 4096;
+  // <connection-limit>: open sockets (clients, backend connections, links) the process may
+  // hold, shared by the reactors; 0: the most RLIMIT_NOFILE allows. Never above that.
+  std::uint64_t connection_limit = 0;
 };
 
 struct gateway_config {

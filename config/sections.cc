@@ -121,7 +121,9 @@ void read_cluster_connects(const xml_document& doc, const xml_element& element, 
 
 // --- reactor ---
 
-constexpr child_rule reactor_rules[] = {{"threads", 0, 1}, {"cpus", 0, 1}, {"backend", 0, 1}, {"ring-entries", 0, 1}};
+constexpr child_rule reactor_rules[] = {{"threads", 0, 1},      {"cpus", 0, 1}, {"backend", 0, 1},
+                                        {"ring-entries", 0, 1}, {"connection-limit", 0, 1}};
+constexpr std::uint64_t max_connection_limit = 100'000'000;
 constexpr unsigned max_reactor_threads = 256;
 constexpr unsigned min_ring_entries = 64;
 constexpr unsigned max_ring_entries = 32768;
@@ -219,6 +221,11 @@ reactor_config parse_reactor(const xml_document& doc, const xml_element& element
                " to " + std::to_string(max_ring_entries));
     }
     out.ring_entries = static_cast<unsigned>(*value);
+  }
+  if (const xml_element* limit = child_named(element, "connection-limit")) {
+    const auto value = parse_unsigned(required_text(doc, *limit), 1, max_connection_limit);
+    if (!value) fail(doc, limit->text.start, "<connection-limit>: " + value.error());
+    out.connection_limit = *value;
   }
   return out;
 }

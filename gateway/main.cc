@@ -72,19 +72,33 @@ std::size_t open_descriptors() {
 // The connection limit (worker::set_connection_limit): RLIMIT_NOFILE less the descriptors open
 // once everything listens (rings, listeners, gossip sockets, the log) and a reserve of 1/16
 // (at least 16) for what opens later — accept's own descriptor when it refuses, a reverse
-// link's replacement, a config reload — shared equally by the reactors. Logged at start.
-void set_connection_limits(core::reactor_group& group, std::vector<std::unique_ptr<gateway::worker>>& workers) {
-  rlimit lim{};
-  if (::getrlimit(RLIMIT_NOFILE, &lim) != 0 || lim.rlim_cur == RLIM_INFINITY) return;
-  const std::size_t limit = lim.rlim_cur;
-  const std::size_t in_use = open_descriptors();
-  const std::size_t reserve = std::max<std::size_t>(16, limit / 16);
+// link's replacement, a config reload —, or <reactor><connection-limit> when that is lower;
+// shared equally by the reactors. Logged at start.
+void set_connection_limits(core::reactor_group& group, std::vector<std::unique_ptr<gateway::worker>>& workers,
+                           std::uint64_t configured) {
   const std::size_t n = workers.size();
-  const std::size_t total = limit > in_use + reserve + n ? limit - in_use - reserve : n;
+  rlimit lim{};
+  std::size_t total = static_cast<std::size_t>(-1);
+  std::string from = "no RLIMIT_NOFILE";
+  if (::getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY) {
+    const std::size_t limit = lim.rlim_cur;
+    const std::size_t in_use = open_descriptors();
+    const std::size_t reserve = std::max<std::size_t>(16, limit / 16);
+    total = limit > in_use + reserve + n ? limit - in_use - reserve : n;
+    from = "RLIMIT_NOFILE " + std::to_string(limit) + ", " + std::to_string(in_use) + " in use at start, " +
+           std::to_string(reserve) + " kept in reserve";
+  }
+  if (configured != 0 && configured < total) {
+    from = "<connection-limit> " + std::to_string(configured) + "; " + from;
+    total = std::max<std::size_t>(configured, n);
+  } else if (configured != 0) {
+    LOG_WARN("<connection-limit> %llu is more than the descriptors allow (%s): using %zu",
+             static_cast<unsigned long long>(configured), from.c_str(), total);
+  }
+  if (total == static_cast<std::size_t>(-1)) return;
   const std::size_t share = total / n;
-  LOG_INFO("connection limit: %zu open sockets per reactor (RLIMIT_NOFILE %zu, %zu in use at start, %zu kept in "
-           "reserve, %zu reactor(s)); beyond it new clients are refused",
-           share, limit, in_use, reserve, n);
+  LOG_INFO("connection limit: %zu open sockets per reactor (%s, %zu reactor(s)); beyond it new clients are refused",
+           share, from.c_str(), n);
   for (unsigned i = 0; i < n; ++i)
     group.post(i, [w = workers[i].get(), share](core::reactor&) { w->set_connection_limit(share); });
 }
@@ -295,7 +309,7 @@ int serve(std::shared_ptr<const config::gateway_config> config, const gateway::c
   if (failed.load() > 0) {
     status = 1;
   } else {
-    set_connection_limits(*group, workers);
+    set_connection_limits(*group, workers, config->reactor.connection_limit);
     std::size_t listeners = rt->endpoints.size();
     LOG_INFO("postern ready: %zu service(s) on %zu listener(s) per reactor, %u reactor(s), backend %s",
              config->services.size(), listeners, n, core::to_string(group->backend()).data());

@@ -13,7 +13,8 @@ hostile or broken peer gets, and that everyone else is still served meanwhile.
 - The connection limit (RLIMIT_NOFILE): the gateway runs under `prlimit --nofile=128` and logs
   its limit at start; beyond it a new client gets `503` with `Retry-After` at once (never a hang
   in the backlog), one warning is logged rather than one per client, the gateway stays up and
-  never reaches EMFILE, and it serves again once connections close.
+  never reaches EMFILE, and it serves again once connections close. A `<reactor>
+  <connection-limit>` below that is the limit (127.0.72.4): the 21st client of 20 gets 503.
 - Peers that never read: a ws client that floods the echo service and never reads, and tcp
   clients of a proxy whose backend accepts but never reads: bounded RSS, the writers are held
   back (paused), a normal client is served meanwhile, and the flow resumes.
@@ -760,6 +761,38 @@ class ConnectionLimit(GatewayTestCase):
         self.assertTrue(wait_until(lambda: self.try_upgrade()[0] == "101", 5),
                         f"no upgrade within 5 s after {len(held)} connections closed")
         self.assertLess(echo_once(self, CAP_HOST, CAP_PORT, "served again"), 0.5)
+
+
+CONFIGURED_HOST = "127.0.72.4"
+
+
+class ConfiguredConnectionLimit(GatewayTestCase):
+    """<reactor><connection-limit> below what RLIMIT_NOFILE allows: it is the limit."""
+    config = gateway_xml(service_xml("WebSocket echo", f"ws://{CONFIGURED_HOST}:8000/echo") +
+                         "  <reactor><threads>1</threads><connection-limit>20</connection-limit></reactor>\n")
+
+    def test_the_configured_limit_is_logged_and_enforced(self):
+        self.assertRegex(self.gateway.log_text(),
+                         r"connection limit: 20 open sockets per reactor \(<connection-limit> 20; RLIMIT_NOFILE ")
+        held = []
+        for n in range(20):
+            conn = RawConnection(CONFIGURED_HOST, 8000, timeout=2)
+            self.addCleanup(conn.close)
+            resp = conn.request(upgrade_request("/echo", f"{CONFIGURED_HOST}:8000"), timeout=2)
+            self.assertEqual(resp.status, 101, f"connection {n + 1} of 20")
+            held.append(conn)
+        extra = RawConnection(CONFIGURED_HOST, 8000, timeout=2)
+        self.addCleanup(extra.close)
+        resp = extra.request(upgrade_request("/echo", f"{CONFIGURED_HOST}:8000"), timeout=2)
+        self.assertEqual(resp.status, 503, "the 21st client")
+        self.assertIn("Retry-After: 1", resp.raw.decode(errors="replace"))
+        held.pop().close()
+        self.assertTrue(wait_until(lambda: self._upgrades(), 3), "no upgrade after one connection closed")
+
+    def _upgrades(self):
+        conn = RawConnection(CONFIGURED_HOST, 8000, timeout=2)
+        self.addCleanup(conn.close)
+        return conn.request(upgrade_request("/echo", f"{CONFIGURED_HOST}:8000"), timeout=2).status == 101
 
 
 if __name__ == "__main__":

@@ -366,6 +366,8 @@ TEST(ConfigReactor, ValuesAndDefaults) {
   EXPECT_EQ(reactor("<ring-entries>64</ring-entries>").ring_entries, 64u);
   EXPECT_EQ(reactor("<ring-entries>32768</ring-entries>").ring_entries, 32768u);
   EXPECT_EQ(reactor("<threads>256</threads><cpus>0,2,5-6</cpus>").cpus, (std::vector<int>{0, 2, 5, 6}));
+  EXPECT_EQ(defaults->reactor.connection_limit, 0u);
+  EXPECT_EQ(reactor("<connection-limit>20000</connection-limit>").connection_limit, 20000u);
 }
 
 TEST(ConfigReactor, Errors) {
@@ -383,7 +385,9 @@ TEST(ConfigReactor, Errors) {
   }
   EXPECT_EQ(with("<workers>2</workers>"),
             "t.xml:3:12: error: unknown element <workers> in <reactor>; expected one of: threads, cpus, backend, "
-            "ring-entries");
+            "ring-entries, connection-limit");
+  EXPECT_EQ(with("<connection-limit>0</connection-limit>"),
+            "t.xml:3:30: error: <connection-limit>: '0' is not a whole number from 1 to 100000000");
 }
 
 }  // namespace
