@@ -15,6 +15,10 @@
 
 namespace postern::gateway {
 
+namespace {
+constexpr std::uint64_t management_deadline_ms = 5'000;  // a scrape's answer from every reactor
+}  // namespace
+
 std::string_view http_connection::to_string(state s) {
   switch (s) {
     case state::reading_head: return "reading_head";
@@ -62,6 +66,8 @@ http_connection::http_connection(worker& owner, std::unique_ptr<net::transport> 
 void http_connection::on_deadline() {
   if (_state == state::reading_head)
     refuse(408, "no complete request head before the handshake timeout", net::build_http_error_response(408));
+  else if (_state == state::answering)
+    refuse(503, "management service: the reactors did not answer in time", net::build_http_error_response(503, "busy"));
   else
     close_now();
 }
@@ -96,6 +102,15 @@ void http_connection::on_transport_data(std::span<std::byte> bytes) {
 }
 
 void http_connection::on_head_complete(const net::http_request_head& head, std::size_t head_bytes) {
+  // A reload since this client connected: it is routed by the config that runs now.
+  if (const endpoint* now = owner().current_endpoint(*_endpoint); now != _endpoint) {
+    if (!now) {
+      refuse(503, "its address was removed by a reload", net::build_http_error_response(503, "service removed"));
+      return;
+    }
+    _endpoint = now;
+    owner().rebase_session(*this);
+  }
   const net::http_header* host = head.find("host");
   std::string_view host_value = host ? host->value : std::string_view{};
   route_match m = find_route(*_endpoint, host_value, head.path());
@@ -179,7 +194,7 @@ void http_connection::serve_management(const net::http_request_head& head) {
     refuse(503, "management service: not running", net::build_http_error_response(503, "not running"));
     return;
   }
-  owner().reactor().disarm_timer(_timer);
+  owner().reactor().arm_timer(_timer, management_deadline_ms);  // the reactors' answer, or 503
   _state = state::answering;
   std::string method(head.method);
   const std::string what = _route->path.ends_with("/metrics") ? "metrics" : "health";

@@ -158,7 +158,7 @@ void reload(const gateway::cli_options& cli, std::shared_ptr<const config::gatew
   const unsigned n = group.size();
   for (unsigned i = 0; i < n; ++i) {
     bool posted = false;
-    for (int attempt = 0; attempt < 1000 && !posted; ++attempt) {
+    for (int attempt = 0; attempt < 10'000 && !posted; ++attempt) {  // 10 s
       posted = group.post(i, [w = workers[i].get(), i, next_rt, plan, &readiness, &applied](core::reactor&) {
         w->reload(next_rt, *plan);
         if (i == 0) readiness.reload(*next_rt, *plan);
@@ -167,7 +167,8 @@ void reload(const gateway::cli_options& cli, std::shared_ptr<const config::gatew
       if (!posted) std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
     if (!posted) {
-      LOG_ERROR("reload: reactor %u does not take messages; it keeps the running config", i);
+      LOG_ERROR("reload: reactor %u took no message for 10 s and keeps the old config; the reload is partial: "
+                "restart postern", i);
       applied.fetch_add(1);
     }
   }
@@ -279,10 +280,8 @@ int serve(std::shared_ptr<const config::gateway_config> config, const gateway::c
     });
     while (done.load() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
-  bool has_management = false;
-  for (const config::service_config& s : config->services)
-    has_management = has_management || s.type == config::service_type::management;
-  if (failed.load() == 0 && has_management) {
+  // Always made: a management service may come with a reload.
+  if (failed.load() == 0) {
     std::vector<gateway::worker*> all;
     for (auto& w : workers) all.push_back(w.get());
     management = std::make_unique<gateway::management_hub>(group.get(), std::move(all), readiness, balancing);

@@ -80,7 +80,9 @@ void management_hub::gather(unsigned from, std::function<void(std::optional<metr
       if (sc->failed.load()) sc->done(std::nullopt);
       else sc->done(std::move(sc->snap));
     };
-    if (!_group->post(sc->from, answer)) sc->done(std::nullopt);  // from this thread: the asker's mailbox is full
+    // The answer runs only on the asker's thread; when its mailbox is full the answer is lost
+    // and the asking connection's deadline answers 503 instead.
+    (void)_group->post(sc->from, answer);
   };
   for (unsigned i = 0; i < n; ++i) {
     bool posted = _group->post(i, [this, s, i, finish_one](core::reactor&) {

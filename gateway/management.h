@@ -38,7 +38,9 @@ class management_hub {
   void set_cluster(const cluster_node* node) noexcept { _cluster = node; }
 
   // From reactor `from`'s thread: done runs later on that thread with the snapshot, or with
-  // nullopt when a reactor could not be asked (its mailbox was full).
+  // nullopt when a reactor could not be asked (its mailbox was full); without a group, at
+  // once. When the asker's own mailbox is full at the end, done never runs: the caller keeps
+  // a deadline.
   void gather(unsigned from, std::function<void(std::optional<metrics_snapshot>)> done);
 
  private:

@@ -126,22 +126,24 @@ void readiness_registry::report(worker& from, const config::service_config& serv
   if (it != last.end() && it->second == ok) return;
   last[service.fingerprint] = ok;
   if (id == 0) {
-    on_report(service, ok, why);
+    on_report(service.fingerprint, ok, why);
     return;
   }
-  from.reactor().group()->post(0, [this, s = &service, ok, why](core::reactor&) { on_report(*s, ok, why); });
+  // By value: the reporting reactor's runtime may be gone by the time reactor 0 reads it.
+  from.reactor().group()->post(0, [this, f = service.fingerprint, ok, why](core::reactor&) { on_report(f, ok, why); });
 }
 
 void readiness_registry::report_links(const config::service_config& service, bool ok, const std::string& why) {
-  on_report(service, ok, why);
+  on_report(service.fingerprint, ok, why);
 }
 
-void readiness_registry::on_report(const config::service_config& service, bool ok, const std::string& why) {
-  auto it = _monitors.find(service.fingerprint);
+void readiness_registry::on_report(std::string_view fingerprint, bool ok, const std::string& why) {
+  auto it = _monitors.find(fingerprint);
   if (it == _monitors.end()) return;
   monitor& m = *it->second;
   // Reactor 0's own filter also resets, so its next different outcome is seen again.
-  _last_sent[0][service.fingerprint] = ok;
+  _last_sent[0][std::string(fingerprint)] = ok;
+  const config::service_config& service = *m.service;
   if (ok) {
     if (m.state == health::ready) return;
     m.state = health::ready;

@@ -55,7 +55,7 @@ class readiness_registry {
 
  private:
   struct monitor;
-  void on_report(const config::service_config& service, bool ok, const std::string& why);
+  void on_report(std::string_view fingerprint, bool ok, const std::string& why);
   void arm_probe(monitor& m);
 
   // _last_sent[reactor][service]: what that reactor last forwarded; touched only by its reactor.

@@ -112,6 +112,7 @@ void worker::on_lag_tick() {
   }
   _lag_this_window_ms = std::max(_lag_this_window_ms, late);
   _metrics.loop_lag_ms = std::max(_lag_this_window_ms, _lag_last_window_ms);
+  release_unused_generations();
   if (_draining) return;
   _lag_due_ms = now + lag_tick_ms;
   _reactor->arm_timer(_lag_timer, lag_tick_ms);
@@ -143,10 +144,10 @@ void worker::set_session_service(connection& c, const config::service_config& se
 void worker::end_session(connection& c) {
   c._has_session = false;
   const session& s = c._session;
-  if (auto it = _generation_sessions.find(s.generation); it != _generation_sessions.end() && it->second > 0) {
+  // The runtime it came in under may go only later (on_lag_tick): the connection object, its
+  // graves and connectors still point into it until their deferred frees have run.
+  if (auto it = _generation_sessions.find(s.generation); it != _generation_sessions.end() && it->second > 0)
     --it->second;
-    release_generation_if_unused(s.generation);
-  }
   if (s.service) {
     service_metrics& m = _metrics.services[service_index(*s.service)];
     --m.open;
@@ -300,7 +301,6 @@ void worker::reload(std::shared_ptr<const runtime> next, const reload_plan& plan
   _runtime = std::move(next);
   _generation = old + 1;
   _runtimes.emplace(_generation, _runtime);
-  release_generation_if_unused(old);
   for (const config::service_config& s : _runtime->config->services) service_index(s);
   // Clients of stopped services finish as at a drain: close 1001, or a FIN. By fingerprint: a
   // client may have come in under any earlier runtime's copy of the service.
@@ -314,13 +314,37 @@ void worker::reload(std::shared_ptr<const runtime> next, const reload_plan& plan
   }
 }
 
-void worker::release_generation_if_unused(std::uint32_t generation) {
+void worker::release_unused_generations() {
   // The first runtime stays: what is fixed at start (links, backplane, balancing) refers to it.
-  if (generation == 0 || generation == _generation) return;
-  auto it = _generation_sessions.find(generation);
-  if (it != _generation_sessions.end() && it->second > 0) return;
-  _generation_sessions.erase(generation);
-  _runtimes.erase(generation);
+  for (auto it = _runtimes.begin(); it != _runtimes.end();) {
+    const std::uint32_t generation = it->first;
+    auto count = _generation_sessions.find(generation);
+    if (generation == 0 || generation == _generation || (count != _generation_sessions.end() && count->second > 0)) {
+      ++it;
+      continue;
+    }
+    if (count != _generation_sessions.end()) _generation_sessions.erase(count);
+    it = _runtimes.erase(it);
+  }
+}
+
+const endpoint* worker::current_endpoint(const endpoint& ep) const noexcept {
+  auto within = [&](const std::vector<endpoint>& v) { return !v.empty() && &ep >= v.data() && &ep < v.data() + v.size(); };
+  if (within(_runtime->endpoints)) return &ep;
+  // Only a listener's endpoint moves; a reverse link's (socks_accept's) stays what it is.
+  const bool listener = std::ranges::any_of(_runtimes, [&](const auto& g) { return within(g.second->endpoints); });
+  if (!listener) return &ep;
+  for (const endpoint& e : _runtime->endpoints)
+    if (e.address == ep.address && e.kind == ep.kind) return &e;
+  return nullptr;
+}
+
+void worker::rebase_session(connection& c) noexcept {
+  if (!c._has_session || c._session.generation == _generation) return;
+  if (auto it = _generation_sessions.find(c._session.generation); it != _generation_sessions.end() && it->second > 0)
+    --it->second;
+  c._session.generation = _generation;
+  ++_generation_sessions[_generation];
 }
 
 const proxy_plan* worker::plan_of(const config::service_config& service) const noexcept {

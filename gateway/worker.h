@@ -112,6 +112,12 @@ class worker {
   // endpoints (kept addresses keep their sockets); clients of plan.stopped services finish as
   // at a drain; the runtime a client came in under stays until its last such client is gone.
   void reload(std::shared_ptr<const runtime> next, const reload_plan& plan);
+  // ep itself when it belongs to the current runtime or is not a listener's (a reverse link's),
+  // else the current runtime's endpoint on the same address (null when none: the address was
+  // dropped by a reload).
+  const endpoint* current_endpoint(const endpoint& ep) const noexcept;
+  // c's session now counts in the current runtime (it is routed by it from now on).
+  void rebase_session(connection& c) noexcept;
   // The proxy plan of service in whichever runtime (current or kept) has it.
   const proxy_plan* plan_of(const config::service_config& service) const noexcept;
 
@@ -141,7 +147,9 @@ class worker {
   void on_accept(const endpoint& ep, core::unique_fd fd);
   // Opens this reactor's socket for ep (into _listening); an error sentence, or empty.
   std::string listen_on(const endpoint& ep);
-  void release_generation_if_unused(std::uint32_t generation);
+  // Frees the runtimes (but the first and the current) that no session uses any more; on the
+  // lag tick, so that what the last session's connection pointed into outlives its frees.
+  void release_unused_generations();
 
   void check_drained();
 

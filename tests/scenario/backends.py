@@ -211,7 +211,8 @@ class Flooder(StreamServer):
     written to it or stop() is called, then drops it (asyncio's abort: what waits in asyncio's
     buffer is discarded). sent: bytes the kernel took,
     over all connections (what still waits in asyncio's buffer is not counted); done:
-    connections that ended (for any reason)."""
+    connections that ended (for any reason). A connection that closes within 50 ms without a
+    byte — the gateway's readiness probe — is neither flooded nor counted."""
 
     abort_at_end = True      # do not flush asyncio's buffer at the end: count only what went
 
@@ -231,6 +232,11 @@ class Flooder(StreamServer):
         self.backend_loop.call_soon(set_all)
 
     async def serve(self, reader, writer):
+        try:
+            if await asyncio.wait_for(reader.read(1), 0.05) == b"":
+                return  # a probe: connected and closed
+        except asyncio.TimeoutError:
+            pass
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.seconds
         stop = asyncio.Event()

@@ -422,6 +422,34 @@ class RefusedChanges(ReloadCase):
         self.echo(conn, "still untouched")
 
 
+H9 = "127.0.81.9"
+
+
+class RoutedByTheNewConfig(ReloadCase):
+    config = gateway_xml(ws("Stays", H9, 8000, "/stays"), ws("Goes", H9, 8000, "/goes"))
+
+    def test_a_client_still_sending_its_head_is_routed_by_the_config_that_runs_now(self):
+        early = RawConnection(H9, 8000, timeout=5)
+        self.addCleanup(early.close)
+        request = upgrade_request("/goes", f"{H9}:8000").encode()
+        early.sock.sendall(request[:20])                 # connected before the reload, head unfinished
+        self.reload_done(gateway_xml(ws("Stays", H9, 8000, "/stays")), kept=1, stopped=1, started=0)
+        early.sock.sendall(request[20:])
+        resp = early.read_response_head(timeout=5)
+        self.assertEqual(resp.status, 404, "a removed service served a client after the reload")
+        self.echo_new(H9, 8000, "/stays")
+
+    def test_a_management_service_added_by_a_reload_answers(self):
+        management = service_xml("management", f"http://{H9}:8081/", type_="management", allow_origin=None)
+        self.reload_done(gateway_xml(ws("Stays", H9, 8000, "/stays"), ws("Goes", H9, 8000, "/goes"), management),
+                         kept=2, stopped=0, started=1)
+        with urllib.request.urlopen(f"http://{H9}:8081/health", timeout=5) as r:
+            self.assertEqual(r.status, 200)
+            self.assertEqual(r.read(), b"ready\n")
+        with urllib.request.urlopen(f"http://{H9}:8081/metrics", timeout=5) as r:
+            self.assertIn(b'postern_connections_total{service="Stays",reactor="0"}', r.read())
+
+
 # ---- services fixed at start -----------------------------------------------------------------
 
 H8 = "127.0.81.8"
