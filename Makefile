@@ -47,6 +47,11 @@ else
 Q := @
 endif
 
+# Compile with one job per CPU unless the command line says otherwise (make -jN).
+ifeq ($(filter -j%,$(MAKEFLAGS)),)
+MAKEFLAGS += -j$(shell nproc 2>/dev/null || echo 1)
+endif
+
 comma := ,
 ifneq ($(SAN),)
 BUILD    := build/san-$(subst $(comma),-,$(SAN))
@@ -153,7 +158,12 @@ scenario: $(POSTERN)
 	  POSTERN_BACKEND=$$b POSTERN_BIN=$(POSTERN) $(PYTHON) tests/scenario/run.py || exit 1; \
 	done
 
-test: unit scenario fuzz-smoke
+# One step after another (the scenario tests measure time; nothing else may load the CPUs then);
+# each step still compiles what it needs with one job per CPU.
+test:
+	$(Q)$(MAKE) --no-print-directory unit
+	$(Q)$(MAKE) --no-print-directory scenario
+	$(Q)$(MAKE) --no-print-directory fuzz-smoke
 
 # libFuzzer needs clang; each target links the pure modules (net/, config/, cluster/).
 build/fuzz/config_fuzz: $(FUZZ_LIB_config_fuzz)
