@@ -47,9 +47,12 @@ else
 Q := @
 endif
 
-# Compile with one job per CPU unless the command line says otherwise (make -jN).
+# Compile with one job per CPU unless the command line says otherwise (make -jN); sub-makes
+# share the top make's jobs.
+ifeq ($(MAKELEVEL),0)
 ifeq ($(filter -j%,$(MAKEFLAGS)),)
 MAKEFLAGS += -j$(shell nproc 2>/dev/null || echo 1)
+endif
 endif
 
 comma := ,
