@@ -234,6 +234,12 @@ class Gateway:
                     return int(line.split()[1]) * 1024
         raise AssertionError(f"no VmRSS in /proc/{self.proc.pid}/status")
 
+    def address_sanitized(self):
+        """True when the process runs with AddressSanitizer (libasan mapped): its RSS then holds
+        ASan's quarantine of freed memory, so small RSS bounds say nothing about postern."""
+        with open(f"/proc/{self.proc.pid}/maps") as maps:
+            return any("libasan" in line for line in maps)
+
     def wait_for_log(self, pattern, timeout, start=0):
         """The first log line at or after byte offset start that matches pattern (a compiled
         regex, or a str that must occur in the line), waiting up to timeout seconds for it to be

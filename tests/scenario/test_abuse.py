@@ -9,7 +9,8 @@ hostile or broken peer gets, and that everyone else is still served meanwhile.
   sent: a 9 KiB head that never ends → 431 at once (more bytes sent after it are discarded for
   the 2 s close linger, not buffered, then the connection is cut); 65 header fields (head not
   ended) → 431 at once; a frame announcing 2^63-1 bytes → close 1009 at once; 200 such attempts
-  leave the gateway's RSS within a few MiB (after a warm-up that uses every receive buffer).
+  leave the gateway's RSS within a few MiB (after a warm-up that uses every receive buffer;
+  not checked under AddressSanitizer, whose quarantine keeps freed memory resident).
 - The connection limit (RLIMIT_NOFILE): the gateway runs under `prlimit --nofile=128` and logs
   its limit at start; beyond it a new client gets `503` with `Retry-After` at once (never a hang
   in the backlog), one warning is logged rather than one per client, the gateway stays up and
@@ -345,7 +346,8 @@ class HeadsAndFrames(GatewayTestCase):
             attempt(i)
         time.sleep(0.3)
         grown = self.gateway.rss_bytes() - baseline
-        self.assertLess(grown, 4 * MIB, f"RSS grew by {grown} bytes across 200 oversized attempts")
+        if not self.gateway.address_sanitized():  # ASan keeps freed memory in its quarantine
+            self.assertLess(grown, 4 * MIB, f"RSS grew by {grown} bytes across 200 oversized attempts")
         self.assertLess(echo_once(self, LIMIT_HOST, LIMIT_PORT, "still served"), 1.0)
 
 
