@@ -347,18 +347,20 @@ void backplane::on_counts(unsigned reactor, const std::string& uri, int delta_pa
   if (it == _uris.end()) return;
   uri_state& u = *it->second;
   u.parked[reactor] += delta_parked;
+  u.waiting[reactor] += delta_waiting;
   // A client waits on a reactor without a link while another reactor has one parked: that one
   // is retired, and its replacement comes to the waiting reactor (hand_off counts waiters).
+  // Both orders happen: the client starts waiting while the link is parked, or the link parks
+  // (it was being set up there) after the client started waiting.
   if (delta_waiting > 0 && u.parked[reactor] == 0) {
     auto most = std::ranges::max_element(u.parked);
-    const auto holder = static_cast<unsigned>(most - u.parked.begin());
-    if (*most > 0) {
-      worker* w = _workers[holder];
-      if (holder == 0 || !w->reactor().group())
-        w->links().retire_one(uri);
-      else
-        w->reactor().group()->post(holder, [w, uri](core::reactor&) { w->links().retire_one(uri); });
-    }
+    if (*most > 0) retire_one(u, static_cast<unsigned>(most - u.parked.begin()));
+  } else if (delta_parked > 0 && delta_waiting == 0) {
+    for (std::size_t r = 0; r < u.waiting.size(); ++r)
+      if (r != reactor && u.waiting[r] > 0 && u.parked[r] == 0) {
+        retire_one(u, reactor);
+        break;
+      }
   }
   const long total = u.total();
   if (total > 0) {
@@ -369,6 +371,14 @@ void backplane::on_counts(unsigned reactor, const std::string& uri, int delta_pa
   // None parked: a burst of clients can take every link for the moment it takes the internal
   // gateway to dial replacements; only a pool that stays empty makes the service not ready.
   if (u.ready) _workers[0]->reactor().arm_timer(u.grace, not_ready_grace_ms);
+}
+
+void backplane::retire_one(uri_state& u, unsigned holder) {
+  worker* w = _workers[holder];
+  if (holder == 0 || !w->reactor().group())
+    w->links().retire_one(u.uri);
+  else
+    w->reactor().group()->post(holder, [w, uri = u.uri](core::reactor&) { w->links().retire_one(uri); });
 }
 
 long backplane::uri_state::total() const noexcept {

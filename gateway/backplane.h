@@ -143,9 +143,10 @@ class backplane {
   std::vector<long> _load;
   struct uri_state {
     uri_state(std::string u, std::size_t reactors, std::move_only_function<void()> on_grace)
-        : uri(std::move(u)), parked(reactors, 0), grace(std::move(on_grace)) {}
+        : uri(std::move(u)), parked(reactors, 0), waiting(reactors, 0), grace(std::move(on_grace)) {}
     std::string uri;
-    std::vector<long> parked;  // per reactor
+    std::vector<long> parked;   // per reactor
+    std::vector<long> waiting;  // per reactor: clients waiting for a link
     bool ready = false;        // as last told to the readiness registry
     core::timer grace;         // armed while none is parked and the service is still ready
     long total() const noexcept;
@@ -153,6 +154,9 @@ class backplane {
   // How long a pool may stay empty before its services are not ready.
   static constexpr std::uint64_t not_ready_grace_ms = 500;
   void publish(uri_state& u, bool ready);
+  // Asks reactor holder to retire one of its parked links for u, so that its replacement comes
+  // to a reactor where a client waits.
+  void retire_one(uri_state& u, unsigned holder);
 
   std::map<std::string, std::unique_ptr<uri_state>, std::less<>> _uris;
   unsigned _next = 0;

@@ -452,14 +452,17 @@ def stop_gateways(gateways):
 class MultiGatewayTestCase(unittest.TestCase):
     """Base class for tests that start several gateways of their own with start(config_text),
     or put a Gateway in self.gateways themselves. tearDown stops them all and fails with every
-    problem stop_gateways finds; a subclass with more to release releases it around
-    super().tearDown()."""
+    problem stop_gateways finds, and leaves each gateway's log for run.py to show when the test
+    failed; a subclass with more to release releases it around super().tearDown()."""
 
     def setUp(self):
         super().setUp()
         self.gateways = []
 
     def tearDown(self):
+        # Each gateway's log (its last 6,000 characters), for run.py to show if the test fails.
+        self.gateway_log_excerpt = "\n".join(f"==== gateway {i} (pid {g.pid}) ====\n{g.log_text()[-6000:]}"
+                                             for i, g in enumerate(self.gateways))
         problems = stop_gateways(self.gateways)
         if problems:
             self.fail("\n".join(problems))
