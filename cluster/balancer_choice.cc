@@ -20,7 +20,7 @@ std::optional<std::size_t> choose_candidate(const balance_group& group, const ch
     const balance_candidate& c = group.candidates[index];
     return c.is_local && local_load_now ? *local_load_now : c.load;
   };
-  if (group.local_index >= 0) {
+  if (group.local_index >= 0 && options.local_preference_factor > 0) {
     const auto local = static_cast<std::size_t>(group.local_index);
     if (group.candidates[local].ready) {
       std::uint64_t sum = group.ready_load_sum;

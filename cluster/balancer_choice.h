@@ -4,7 +4,7 @@
 // Rule: among the ready candidates only,
 //   1. the local member, while it is ready and its load <= average ready load x
 //      local_preference_factor (clients stay on the member they reached, which saves a hop,
-//      until it carries clearly more than its share);
+//      until it carries clearly more than its share); a factor of 0 turns this rule off;
 //   2. otherwise the less loaded of two distinct ready candidates drawn at random ("power of
 //      two choices": spreads load almost as well as least-loaded without herding every
 //      balancer onto the same least-loaded member between two heartbeats); a tie goes to the

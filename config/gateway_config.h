@@ -79,6 +79,7 @@ struct service_config {
   std::optional<milliseconds> send_timeout;        // postern's: a peer that reads nothing this long is closed
   std::optional<unsigned> prepared_connection_count;
   std::optional<std::string> balancer_mode;        // "proxy" | "redirect"
+  std::optional<double> balancer_local_preference; // postern's: 0 (off) to 100; cluster::choice_options
   service_options accept_options;
   service_options connect_options;
   std::vector<cross_site_constraint> cross_site;
@@ -95,6 +96,12 @@ struct cluster_config {
   std::vector<net::uri> accepts;                   // tcp://ip:port: this member's identity
   std::vector<net::uri> connects;                  // udp://group:port or tcp:// seeds
   std::optional<std::string> key_file;
+  // Failure detection (postern's own elements): a heartbeat every heartbeat_interval_ms; a
+  // member not heard for suspect_timeout_ms is suspected, for failure_timeout_ms failed.
+  // 0 < heartbeat <= suspect < failure, checked at load.
+  std::uint64_t heartbeat_interval_ms = 200;
+  std::uint64_t suspect_timeout_ms = 600;
+  std::uint64_t failure_timeout_ms = 1500;
   source_location location;
 };
 

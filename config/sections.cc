@@ -47,7 +47,9 @@ std::string read_store(const xml_document& doc, const xml_element& store) {
 // --- cluster ---
 
 constexpr child_rule cluster_rules[] = {
-    {"name", 1, 1}, {"accept", 1, unbounded}, {"connect", 1, unbounded}, {"key-file", 0, 1}};
+    {"name", 1, 1},      {"accept", 1, unbounded},       {"connect", 1, unbounded},
+    {"key-file", 0, 1},  {"heartbeat-interval", 0, 1},   {"suspect-timeout", 0, 1},
+    {"failure-timeout", 0, 1}};
 
 bool is_ip_literal(std::string_view text) {
   if (text.size() > 2 && text.front() == '[' && text.back() == ']') text = text.substr(1, text.size() - 2);
@@ -144,6 +146,42 @@ security_config parse_security(const xml_document& doc, const xml_element& eleme
   return out;
 }
 
+// <heartbeat-interval>, <suspect-timeout>, <failure-timeout>: durations, each later than the one
+// before, the heartbeat at least 10 ms (a busy loop of gossip otherwise) and the failure
+// timeout at most 1 hour.
+void read_cluster_timings(const xml_document& doc, const xml_element& element, cluster_config& out) {
+  struct timing {
+    const char* name;
+    std::uint64_t* value;
+    const xml_element* at = nullptr;
+  };
+  timing timings[] = {{"heartbeat-interval", &out.heartbeat_interval_ms},
+                      {"suspect-timeout", &out.suspect_timeout_ms},
+                      {"failure-timeout", &out.failure_timeout_ms}};
+  for (timing& t : timings) {
+    t.at = child_named(element, t.name);
+    if (!t.at) continue;
+    const auto value = parse_duration(required_text(doc, *t.at));
+    if (!value) fail(doc, t.at->text.start, tag(t.name) + " in <cluster>: " + value.error());
+    if (value->count() < 10 || value->count() > 3'600'000)
+      fail(doc, t.at->text.start, tag(t.name) + " in <cluster> must be between 10 ms and 1 hour");
+    *t.value = static_cast<std::uint64_t>(value->count());
+  }
+  // Where a broken order is reported: the later element if it was written, else the earlier.
+  const auto at = [&](const timing& later, const timing& earlier) {
+    return later.at ? later.at->text.start : earlier.at ? earlier.at->text.start : element.position;
+  };
+  if (out.suspect_timeout_ms < out.heartbeat_interval_ms)
+    fail(doc, at(timings[1], timings[0]),
+         "<suspect-timeout> (" + std::to_string(out.suspect_timeout_ms) + " ms) in <cluster> is shorter than "
+             "<heartbeat-interval> (" + std::to_string(out.heartbeat_interval_ms) +
+             " ms): every member would be suspected between two heartbeats");
+  if (out.failure_timeout_ms <= out.suspect_timeout_ms)
+    fail(doc, at(timings[2], timings[1]),
+         "<failure-timeout> (" + std::to_string(out.failure_timeout_ms) + " ms) in <cluster> must be longer than "
+             "<suspect-timeout> (" + std::to_string(out.suspect_timeout_ms) + " ms)");
+}
+
 cluster_config parse_cluster(const xml_document& doc, const xml_element& element, std::vector<std::string>& warnings) {
   check_element(doc, element, cluster_rules);
   cluster_config out;
@@ -185,6 +223,7 @@ cluster_config parse_cluster(const xml_document& doc, const xml_element& element
     out.accepts.push_back(std::move(*uri));
   }
   read_cluster_connects(doc, element, out);
+  read_cluster_timings(doc, element, out);
   return out;
 }
 

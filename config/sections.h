@@ -3,7 +3,9 @@
 // <security>: <keystore> and <truststore>, each a <file> (recorded as written, relative to the
 //   working directory, not opened here) and an optional <type> that must be PEM (the default).
 // <cluster>: <name> (required, free text), <accept> (1+, tcp://ip:port: this member), <connect>
-//   (exactly one udp://group:port, a multicast group, or one or more tcp:// seeds), <key-file>.
+//   (exactly one udp://group:port, a multicast group, or one or more tcp:// seeds), <key-file>,
+//   and postern's failure-detection durations <heartbeat-interval> (200 ms), <suspect-timeout>
+//   (600 ms) and <failure-timeout> (1500 ms), each longer than the one before.
 //   KAAZING's seed-walkthrough slip (<name>tcp://ip:port</name> with the same ip bare in
 //   <accept>) loads with one warning: the member address comes from <name>.
 // <reactor> (postern's): <threads> 1-256, <cpus> a CPU list, <backend> auto|io_uring|epoll,

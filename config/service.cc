@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <initializer_list>
 
 #include "config/cross_site.h"
@@ -30,7 +31,8 @@ constexpr child_rule service_rules[] = {
 };
 
 constexpr std::string_view known_properties[] = {"maximum.pending.bytes", "maximum.recovery.interval",
-                                                 "prepared.connection.count", "balancer.mode", "send.timeout"};
+                                                 "prepared.connection.count", "balancer.mode", "send.timeout",
+                                                 "balancer.local.preference"};
 
 std::string_view article(service_type type) { return type == service_type::echo ? "an" : "a"; }
 
@@ -112,7 +114,7 @@ void read_properties(const xml_document& doc, const xml_element& block, service_
       fail(doc, property.position,
            "unknown property " + where +
                "; expected one of: maximum.pending.bytes, maximum.recovery.interval, prepared.connection.count, "
-               "balancer.mode, send.timeout");
+               "balancer.mode, balancer.local.preference, send.timeout");
     }
     if (const auto seen = first_at.find(name); seen != first_at.end()) {
       fail(doc, property.position,
@@ -150,6 +152,16 @@ void read_properties(const xml_document& doc, const xml_element& block, service_
       const auto value = parse_unsigned(text, 0, max_prepared_connection_count);
       if (!value) fail(doc, at, tag(name) + ": " + value.error());
       config.prepared_connection_count = static_cast<unsigned>(*value);
+    } else if (name == "balancer.local.preference") {
+      only_for({service_type::balancer});
+      double value = -1;
+      const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+      if (error != std::errc{} || end != text.data() + text.size() || !(value >= 0 && value <= 100))
+        fail(doc, at,
+             tag(name) + " " + quoted(text) +
+                 " must be a number from 0 to 100: how many times the average load of the ready members "
+                 "the local member may carry and still take its own clients (0: never preferred)");
+      config.balancer_local_preference = value;
     } else {  // balancer.mode
       only_for({service_type::balancer});
       if (text != "proxy" && text != "redirect") {

@@ -11,7 +11,8 @@
 //
 // Service <properties>: maximum.pending.bytes (size; proxy, balancer), maximum.recovery.interval
 // (duration; proxy), prepared.connection.count (0 to 4096; proxy), balancer.mode (proxy or
-// redirect; balancer), send.timeout (duration, postern's own; every type).
+// redirect; balancer), balancer.local.preference (a number from 0 to 100, postern's own;
+// balancer), send.timeout (duration, postern's own; every type).
 #pragma once
 
 #include <vector>

@@ -2,6 +2,12 @@
 
 namespace postern::gateway {
 
+cluster::choice_options choice_options_of(const config::service_config& service) noexcept {
+  cluster::choice_options options;
+  if (service.balancer_local_preference) options.local_preference_factor = *service.balancer_local_preference;
+  return options;
+}
+
 balancer_mode balancer_mode_of(const config::service_config& service) noexcept {
   return service.balancer_mode && *service.balancer_mode == "redirect" ? balancer_mode::redirect
                                                                        : balancer_mode::proxy;

@@ -21,6 +21,8 @@ enum class balancer_mode : std::uint8_t {
 };
 // The service's <properties><balancer.mode>; proxy when unset.
 balancer_mode balancer_mode_of(const config::service_config& service) noexcept;
+// How the balancer service chooses: its balancer.local.preference, or the default factor.
+cluster::choice_options choice_options_of(const config::service_config& service) noexcept;
 
 // A member's accept URI as a browser location: ws://→http://, wss://→https://; other schemes
 // are returned unchanged.

@@ -24,6 +24,16 @@ constexpr std::uint64_t rejected_log_interval_ms = 60'000;
 // reached the kernel (io_uring sends complete asynchronously; close() would drop queued ones).
 constexpr std::uint64_t close_delay_ms = 20;
 
+cluster::membership_options membership_options_of(const worker& w0) {
+  cluster::membership_options options;
+  if (const auto& cluster = w0.rt().config->cluster) {
+    options.heartbeat_interval_ms = cluster->heartbeat_interval_ms;
+    options.suspect_after_ms = cluster->suspect_timeout_ms;
+    options.failure_timeout_ms = cluster->failure_timeout_ms;
+  }
+  return options;
+}
+
 cluster::member_state initial_state(const worker& w0, const balancing_plan& plan, std::uint64_t start_ms) {
   // Readiness is unknown before the first probe: every service starts not ready, except echo.
   return local_member_state(w0.rt(), plan, start_ms,
@@ -71,7 +81,7 @@ cluster_node::cluster_node(std::vector<worker*> workers, readiness_registry& rea
     : _workers(std::move(workers)),
       _readiness(&readiness),
       _plan(std::move(plan)),
-      _membership(initial_state(*_workers.at(0), *_plan, start_wall_ms)),
+      _membership(initial_state(*_workers.at(0), *_plan, start_wall_ms), membership_options_of(*_workers.at(0))),
       _loads(_workers.size(), 0),
       _heartbeat([this] { tick(); }),
       _close_timer([this] {

@@ -246,7 +246,7 @@ const route* http_connection::balance(const net::http_request_head& head, std::s
   const std::uint64_t a = owner().random()();
   const std::uint64_t b = owner().random()();
   balancer_decision d = decide_balancer(owner().balancer_table(), balance_uri, balancer_mode_of(balancer),
-                                        plan ? plan->choice : cluster::choice_options{}, a, b, local_load);
+                                        choice_options_of(balancer), a, b, local_load);
   switch (d.what) {
     case balancer_decision::kind::unavailable:
       ++owner().metrics().balancer_decisions["(none ready)"];

@@ -36,7 +36,6 @@ struct balancing_plan {
   std::vector<local_balance> locals;            // one per balance URI, first service wins
   // Verifies members' wss:// accepts against the truststore (null without a truststore).
   std::unique_ptr<net::tls_context> member_tls;
-  cluster::choice_options choice;
 
   // The local service under balance_uri, or nullptr.
   const local_balance* find(std::string_view balance_uri) const noexcept;

@@ -21,11 +21,12 @@ from wire import RawConnection, upgrade_request
 WS_PORT = 8000
 
 
-def cluster_xml(name, accept, connects, key_file=None):
+def cluster_xml(name, accept, connects, key_file=None, extra=()):
     lines = ["  <cluster>", f"    <name>{name}</name>", f"    <accept>{accept}</accept>"]
     lines += [f"    <connect>{c}</connect>" for c in connects]
     if key_file:
         lines.append(f"    <key-file>{key_file}</key-file>")
+    lines += [f"    {e}" for e in extra]
     lines.append("  </cluster>")
     return "\n".join(lines)
 
@@ -123,6 +124,27 @@ class ClusterGossip(MultiGatewayTestCase):
         members[1].signal(signal.SIGKILL)
         self.assert_log(members[0], f"cluster: member {ids[1]} failed", 2.0, mark)
         self.assertNotIn(f"member {ids[1]} left", members[0].log_text()[mark:])
+
+    def test_configured_suspect_and_failure_timeouts_are_kept(self):
+        # <suspect-timeout> 1 s and <failure-timeout> 3 s instead of 600 ms and 1.5 s: a killed
+        # member is suspected after about 1 s and failed after about 3 s of silence (its last
+        # heartbeat came up to one 200 ms interval before the kill; ticks run every interval).
+        addresses = ["127.0.39.5", "127.0.39.6"]
+        ids = [identity(a, 5940) for a in addresses]
+        timings = ["<suspect-timeout>1 second</suspect-timeout>", "<failure-timeout>3 seconds</failure-timeout>"]
+        members = [self.start(echo_member(a, cluster_xml("gossip-39b", i, ["udp://239.255.39.5:5940"], extra=timings)))
+                   for a, i in zip(addresses, ids)]
+        self.assert_all_see_each_other(members, ids)
+        mark = members[0].log_size()
+        killed = time.monotonic()
+        members[1].signal(signal.SIGKILL)
+        self.assert_log(members[0], f"cluster: member {ids[1]} suspected", 2.0, mark)
+        suspected = time.monotonic() - killed
+        self.assert_log(members[0], f"cluster: member {ids[1]} failed", 5.0, mark)
+        failed = time.monotonic() - killed
+        self.assertGreater(suspected, 0.7, "suspected before <suspect-timeout> (1 s)")
+        self.assertGreater(failed, 2.7, "failed before <failure-timeout> (3 s)")
+        self.assertLess(failed, 4.5, "failed long after <failure-timeout> (3 s)")
 
     def test_unicast_seeds(self):
         addresses = ["127.0.36.1", "127.0.36.2", "127.0.36.3"]

@@ -171,6 +171,16 @@ TEST(cluster_balancer_choice, the_local_member_while_not_above_average_times_fac
   EXPECT_NE(choose_candidate(group_of({12, 4, 3}, {true, true, true}, 0), options, random), 0u);
 }
 
+TEST(cluster_balancer_choice, a_factor_of_0_turns_the_local_preference_off) {
+  // Everyone idle: with the default factor the local member (0) is taken; with 0 the two
+  // random choices decide (members 2 and 3 drawn, equal loads: the first drawn).
+  scripted draws{{pick(1, 3), pick(1, 2)}};
+  EXPECT_EQ(choose_candidate(group_of({0, 0, 0}, {true, true, true}, 0), {}, draws), 0u);
+  scripted again{{pick(1, 3), pick(1, 2)}};
+  EXPECT_EQ(choose_candidate(group_of({0, 0, 0}, {true, true, true}, 0), {.local_preference_factor = 0}, again),
+            1u);
+}
+
 TEST(cluster_balancer_choice, the_local_load_now_replaces_the_snapshot) {
   const balance_group g = group_of({0, 4, 4}, {true, true, true}, 0);
   scripted random{{pick(1, 3), pick(1, 2)}};  // draws members 2 and 3, both load 4

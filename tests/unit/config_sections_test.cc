@@ -296,6 +296,36 @@ TEST(ConfigCluster, MulticastAndSeeds) {
   EXPECT_FALSE(seeds->cluster->key_file.has_value());
 }
 
+TEST(ConfigCluster, FailureDetectionDurations) {
+  const std::string head = "    <name>c</name>\n    <accept>tcp://10.0.0.1:5941</accept>\n"
+                           "    <connect>udp://224.2.2.44:44444</connect>\n";
+  const auto defaults = load(cluster(head));
+  EXPECT_EQ(defaults->cluster->heartbeat_interval_ms, 200u);
+  EXPECT_EQ(defaults->cluster->suspect_timeout_ms, 600u);
+  EXPECT_EQ(defaults->cluster->failure_timeout_ms, 1500u);
+  const auto set = load(cluster(head + "    <heartbeat-interval>1 second</heartbeat-interval>\n"
+                                       "    <suspect-timeout>3 seconds</suspect-timeout>\n"
+                                       "    <failure-timeout>10 seconds</failure-timeout>\n"));
+  EXPECT_EQ(set->cluster->heartbeat_interval_ms, 1000u);
+  EXPECT_EQ(set->cluster->suspect_timeout_ms, 3000u);
+  EXPECT_EQ(set->cluster->failure_timeout_ms, 10000u);
+  // Only the failure timeout, longer than the default suspicion: fine.
+  EXPECT_EQ(load(cluster(head + "    <failure-timeout>5 seconds</failure-timeout>\n"))->cluster->failure_timeout_ms,
+            5000u);
+  EXPECT_EQ(error_of(cluster(head + "    <failure-timeout>500 ms</failure-timeout>\n")),
+            "t.xml:7:22: error: <failure-timeout> (500 ms) in <cluster> must be longer than <suspect-timeout> "
+            "(600 ms)");
+  EXPECT_EQ(error_of(cluster(head + "    <heartbeat-interval>1 second</heartbeat-interval>\n")),
+            "t.xml:7:25: error: <suspect-timeout> (600 ms) in <cluster> is shorter than <heartbeat-interval> "
+            "(1000 ms): every member would be suspected between two heartbeats");
+  EXPECT_EQ(error_of(cluster(head + "    <heartbeat-interval>5 ms</heartbeat-interval>\n")),
+            "t.xml:7:25: error: <heartbeat-interval> in <cluster> must be between 10 ms and 1 hour");
+  EXPECT_EQ(error_of(cluster(head + "    <suspect-timeout>soon</suspect-timeout>\n")),
+            "t.xml:7:22: error: <suspect-timeout> in <cluster>: 'soon' is not a duration; expected a number and a "
+            "unit: ms, s (seconds), min (minutes) or h (hours), as in '500 ms', '2 seconds', '1.5 min'; a bare "
+            "number is seconds");
+}
+
 TEST(ConfigCluster, TheSeedSlipLoadsWithOneWarning) {
   const auto config =
       load(cluster("    <name>tcp://10.1.2.3:5941</name>\n    <accept>10.1.2.3</accept>\n"

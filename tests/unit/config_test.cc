@@ -334,7 +334,8 @@ TEST(Config, ServiceProperties) {
                          "<prepared.connection.count> 0 </prepared.connection.count>"
                          "<send.timeout>30 seconds</send.timeout></properties>"}) +
                 service({"<name>b</name>", "<accept>ws://localhost:8000/</accept>", "<type>balancer</type>",
-                         "<properties><balancer.mode>redirect</balancer.mode></properties>"})));
+                         "<properties><balancer.mode>redirect</balancer.mode>"
+                         "<balancer.local.preference>1.5</balancer.local.preference></properties>"})));
   const service_config& proxy = config->services[0];
   EXPECT_EQ(proxy.maximum_pending_bytes, 65536u);
   EXPECT_EQ(proxy.maximum_recovery_interval, milliseconds(5000));
@@ -346,7 +347,9 @@ TEST(Config, ServiceProperties) {
                                                                   {"send.timeout", "30 seconds"}}));
   EXPECT_FALSE(config->services[1].send_timeout.has_value());
   EXPECT_EQ(config->services[1].balancer_mode, "redirect");
+  EXPECT_EQ(config->services[1].balancer_local_preference, 1.5);
   EXPECT_FALSE(proxy.balancer_mode.has_value());
+  EXPECT_FALSE(proxy.balancer_local_preference.has_value());
 }
 
 TEST(Config, ServicePropertyErrors) {
@@ -360,7 +363,8 @@ TEST(Config, ServicePropertyErrors) {
             "not implement (postern connects when a client arrives and keeps prepared.connection.count links ready)");
   EXPECT_EQ(proxy_with("<colour>red</colour>"),
             "t.xml:7:17: error: unknown property <colour> in the <properties> of a service; expected one of: "
-            "maximum.pending.bytes, maximum.recovery.interval, prepared.connection.count, balancer.mode, send.timeout");
+            "maximum.pending.bytes, maximum.recovery.interval, prepared.connection.count, balancer.mode, "
+            "balancer.local.preference, send.timeout");
   EXPECT_EQ(proxy_with("<prepared.connection.count>-1</prepared.connection.count>"),
             "t.xml:7:44: error: <prepared.connection.count>: '-1' is not a whole number from 0 to 4096");
   EXPECT_EQ(proxy_with("<maximum.pending.bytes>lots</maximum.pending.bytes>"),
@@ -382,6 +386,21 @@ TEST(Config, ServicePropertyErrors) {
   EXPECT_EQ(error_of(wrap(service({"<name>b</name>", "<accept>ws://localhost:8000/</accept>", "<type>balancer</type>",
                                    "<properties><balancer.mode>sideways</balancer.mode></properties>"}))),
             "t.xml:6:32: error: <balancer.mode> 'sideways' must be proxy or redirect");
+  for (const char* bad : {"-1", "101", "lots", "1.5x", "nan", ""}) {
+    const std::string text = bad;
+    EXPECT_EQ(error_of(wrap(service({"<name>b</name>", "<accept>ws://localhost:8000/</accept>", "<type>balancer</type>",
+                                     "<properties><balancer.local.preference>" + text +
+                                         "</balancer.local.preference></properties>"}))),
+              text.empty() ? "t.xml:6:17: error: <balancer.local.preference> is empty"
+                           : "t.xml:6:44: error: <balancer.local.preference> '" + text +
+                                 "' must be a number from 0 to 100: how many times the average load of the ready "
+                                 "members the local member may carry and still take its own clients (0: never "
+                                 "preferred)")
+        << bad;
+  }
+  EXPECT_EQ(proxy_with("<balancer.local.preference>2</balancer.local.preference>"),
+            "t.xml:7:17: error: <balancer.local.preference> applies to balancer services only, not to a proxy "
+            "service");
   EXPECT_EQ(error_of(wrap(service({"<name>e</name>", "<accept>ws://localhost:8000/</accept>", "<type>echo</type>",
                                    "<properties><prepared.connection.count>1</prepared.connection.count>"
                                    "</properties>"}))),

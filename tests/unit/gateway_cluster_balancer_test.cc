@@ -118,7 +118,7 @@ constexpr const char* config_text = R"(<gateway-config xmlns="http://xmlns.kaazi
     <name>Balancer</name>
     <accept>ws://balance.example:8000/app</accept>
     <type>balancer</type>
-    <properties><balancer.mode>redirect</balancer.mode></properties>
+    <properties><balancer.mode>redirect</balancer.mode><balancer.local.preference>0</balancer.local.preference></properties>
     <accept-options><tcp.bind>127.0.31.1:8000</tcp.bind></accept-options>
   </service>
   <service>
@@ -170,6 +170,8 @@ TEST(GatewayClusterLocalMember, StateFromConfig) {
   EXPECT_TRUE(self.balances[0].ready);
   EXPECT_EQ(balancer_mode_of(config->services[0]), balancer_mode::redirect);
   EXPECT_EQ(balancer_mode_of(config->services[1]), balancer_mode::proxy);
+  EXPECT_EQ(choice_options_of(config->services[0]).local_preference_factor, 0.0);
+  EXPECT_EQ(choice_options_of(config->services[1]).local_preference_factor, cluster::choice_options{}.local_preference_factor);
 }
 
 }  // namespace
