@@ -65,8 +65,7 @@ void ws_proxy::on_backend_ready(std::unique_ptr<net::transport> t, const backend
   std::string client_ip = _peer.to_string();
   client_ip = client_ip.substr(0, client_ip.rfind(':'));
   if (client_ip.size() > 2 && client_ip.front() == '[') client_ip = client_ip.substr(1, client_ip.size() - 2);
-  std::string xff = "X-Forwarded-For: " +
-                    (_request.forwarded_for.empty() ? client_ip : _request.forwarded_for + ", " + client_ip) + "\r\n";
+  std::string xff = "X-Forwarded-For: " + net::forwarded_for_value(_request.forwarded_for, client_ip) + "\r\n";
   std::string target_path = target.uri.path + (target.uri.query.empty() ? "" : "?" + target.uri.query);
   _backend.transport->write(net::build_ws_upgrade_request(target_path, target.uri.authority(), _backend_key,
                                                           _request.protocols, xff));

@@ -92,6 +92,20 @@ std::string make_ws_key() {
   return std::string(reinterpret_cast<const char*>(encoded.data()), std::size_t(length));
 }
 
+std::string forwarded_for_value(std::string_view existing, std::string_view client_ip) {
+  const auto trim = [](std::string_view s) {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+    return s;
+  };
+  existing = trim(existing);
+  if (existing.empty()) return std::string(client_ip);
+  const std::size_t comma = existing.rfind(',');
+  const std::string_view last = trim(comma == std::string_view::npos ? existing : existing.substr(comma + 1));
+  if (last == client_ip) return std::string(existing);
+  return std::string(existing) + ", " + std::string(client_ip);
+}
+
 std::string build_ws_upgrade_request(std::string_view path_and_query, std::string_view host_authority,
                                      std::string_view key, std::string_view protocols,
                                      std::string_view extra_header_lines) {

@@ -28,6 +28,12 @@ std::string build_ws_upgrade_request(std::string_view path_and_query, std::strin
                                      std::string_view key, std::string_view protocols,
                                      std::string_view extra_header_lines);
 
+// The X-Forwarded-For value a proxy sends on: the client's own header (empty when it sent
+// none) with client_ip appended, unless the header's last address already is client_ip (a
+// request that came over a reverse link: the DMZ gateway appended the client it accepted, and
+// the internal gateway sees that same client as its peer).
+std::string forwarded_for_value(std::string_view existing, std::string_view client_ip);
+
 // Checks a backend's response head to the request built with key and offered_protocols (the
 // same comma list, or empty), in the order of RFC 6455 §4.1: status 101, Upgrade: websocket,
 // Connection: Upgrade, Sec-WebSocket-Accept equal to ws_accept_key(key), no

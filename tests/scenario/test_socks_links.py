@@ -17,6 +17,8 @@ items 1-4), two postern processes and a backend on 127.0.62.x:
 - reverse mode with socks.retry.maximum.interval: an internal gateway started before its DMZ
   keeps retrying and parks its links once the DMZ comes up.
 - --check prints how each service is reached.
+- a ws backend behind the internal gateway sees the client's address once in X-Forwarded-For
+  (the DMZ appends it; the internal gateway, whose peer is that same client, does not again).
 """
 
 import re
@@ -26,10 +28,10 @@ import struct
 import time
 import unittest
 
-from backends import BackendLoop, TcpEcho
+from backends import BackendLoop, TcpEcho, WsEcho
 from harness import (Gateway, MultiGatewayTestCase, gateway_xml, require_test_pki, run_postern, security_xml,
                      service_xml)
-from wire import RawConnection, upgrade_request
+from wire import RawConnection, run_async, upgrade_request, ws_connect
 
 DMZ = "127.0.62.1"
 INTERNAL = "127.0.62.2"
@@ -231,6 +233,27 @@ class SocksLinks(MultiGatewayTestCase):
         self.assertEqual(got[:2], b"\x05\x00", "method choice")
         self.assertEqual(got[2:4], b"\x05\x02", f"reply: {got!r}")
         self.expect_log(internal, r"refused: CONNECT to wss://other\.example\.com:8443/x:8443, which no service here accepts", 5)
+
+    def test_reverse_ws_backend_sees_the_client_once_in_x_forwarded_for(self):
+        ws_backend = self.loop.start(WsEcho(BACKEND, BACKEND_PORT + 1))
+        logical = "ws://app.internal:9001/app"
+        transport = {"http.transport": f"socks://{DMZ}:{BACKPLANE_PORT}", "socks.mode": "reverse"}
+        dmz = self.start(gateway_xml(service_xml("DMZ ws", f"ws://{DMZ}:8063/app", type_="proxy", connects=logical,
+                                                 connect_options=dict(transport, **{"socks.timeout": "2 seconds"}))))
+        self.start(gateway_xml(service_xml("Internal ws", logical, type_="proxy",
+                                           connects=f"ws://{BACKEND}:{BACKEND_PORT + 1}/echo",
+                                           accept_options=transport)))
+        self.expect_log(dmz, r"service 'DMZ ws': ready, ", 5)
+        for source in ("127.0.62.77", "127.0.62.78"):
+            async def go():
+                async with ws_connect(f"ws://{DMZ}:8063/app", local_addr=(source, 0),
+                                      extra_headers={"X-Forwarded-For": "198.51.100.9"}) as ws:
+                    await ws.send("who am I?")
+                    return await ws.recv()
+            count = len(ws_backend.requests)
+            self.assertEqual(run_async(go()), "who am I?")
+            self.assertTrue(wait_until(lambda: len(ws_backend.requests) > count, 5))
+            self.assertEqual(ws_backend.requests[-1].header("X-Forwarded-For"), [f"198.51.100.9, {source}"])
 
     def test_check_prints_how_each_service_is_reached(self):
         pki = require_test_pki()

@@ -296,5 +296,18 @@ TEST_F(ws_client_handshake, checks_in_the_order_of_rfc_6455) {
                  "backend's 101 selects a WebSocket extension, but none was offered (Sec-WebSocket-Extensions)");
 }
 
+TEST(forwarded_for, appends_the_client_unless_it_is_already_last) {
+  EXPECT_EQ(forwarded_for_value("", "192.0.2.7"), "192.0.2.7");
+  EXPECT_EQ(forwarded_for_value("  ", "192.0.2.7"), "192.0.2.7");
+  EXPECT_EQ(forwarded_for_value("198.51.100.1", "192.0.2.7"), "198.51.100.1, 192.0.2.7");
+  EXPECT_EQ(forwarded_for_value("198.51.100.1, 203.0.113.9", "192.0.2.7"), "198.51.100.1, 203.0.113.9, 192.0.2.7");
+  // Over a reverse link the DMZ already appended the client the internal gateway sees.
+  EXPECT_EQ(forwarded_for_value("192.0.2.7", "192.0.2.7"), "192.0.2.7");
+  EXPECT_EQ(forwarded_for_value("198.51.100.1,192.0.2.7 ", "192.0.2.7"), "198.51.100.1,192.0.2.7");
+  // Only the last entry counts: a client that went through the chain twice is kept.
+  EXPECT_EQ(forwarded_for_value("192.0.2.7, 198.51.100.1", "192.0.2.7"), "192.0.2.7, 198.51.100.1, 192.0.2.7");
+  EXPECT_EQ(forwarded_for_value("2001:db8::1", "2001:db8::1"), "2001:db8::1");
+}
+
 }  // namespace
 }  // namespace postern::net
