@@ -17,6 +17,8 @@ items 1-4), two postern processes and a backend on 127.0.62.x:
 - reverse mode with socks.retry.maximum.interval: an internal gateway started before its DMZ
   keeps retrying and parks its links once the DMZ comes up.
 - --check prints how each service is reached.
+- the internal side's redials back off from 500 ms, doubling, up to socks.retry.maximum.interval
+  (a DMZ stand-in that accepts and closes at once times every attempt).
 - a ws backend behind the internal gateway sees the client's address once in X-Forwarded-For
   (the DMZ appends it; the internal gateway, whose peer is that same client, does not again).
 """
@@ -233,6 +235,37 @@ class SocksLinks(MultiGatewayTestCase):
         self.assertEqual(got[:2], b"\x05\x00", "method choice")
         self.assertEqual(got[2:4], b"\x05\x02", f"reply: {got!r}")
         self.expect_log(internal, r"refused: CONNECT to wss://other\.example\.com:8443/x:8443, which no service here accepts", 5)
+
+    def test_failed_links_are_redialed_after_500_ms_doubling_up_to_the_maximum(self):
+        # Every attempt reaches a listener that closes it before any SOCKS reply: a failed link.
+        attempts = []
+        stand_in = socket.socket()
+        stand_in.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        stand_in.bind((DMZ, BACKPLANE_PORT + 1))
+        stand_in.listen(16)
+        stand_in.settimeout(0.2)
+        _, internal_config = self.tcp_reverse_configs(prepared=1)
+        internal_config = internal_config.replace(f"socks://{DMZ}:{BACKPLANE_PORT}", f"socks://{DMZ}:{BACKPLANE_PORT + 1}")
+        internal_config = internal_config.replace("<socks.retry.maximum.interval>1 second",
+                                                  "<socks.retry.maximum.interval>2 seconds")
+        self.assertIn("2 seconds", internal_config)
+        try:
+            self.start(internal_config)
+            deadline = time.monotonic() + 8.5
+            while time.monotonic() < deadline and len(attempts) < 6:
+                try:
+                    conn, _ = stand_in.accept()
+                except socket.timeout:
+                    continue
+                attempts.append(time.monotonic())
+                conn.close()
+        finally:
+            stand_in.close()
+        gaps = [round(b - a, 2) for a, b in zip(attempts, attempts[1:])]
+        self.assertGreaterEqual(len(gaps), 4, f"attempts {len(attempts)}, gaps {gaps}")
+        expected = [0.5, 1.0, 2.0, 2.0, 2.0][:len(gaps)]
+        for gap, want in zip(gaps, expected):
+            self.assertTrue(want * 0.75 <= gap <= want + 0.5, f"gaps {gaps}, expected about {expected}")
 
     def test_reverse_ws_backend_sees_the_client_once_in_x_forwarded_for(self):
         ws_backend = self.loop.start(WsEcho(BACKEND, BACKEND_PORT + 1))

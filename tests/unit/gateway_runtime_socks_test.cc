@@ -102,6 +102,7 @@ TEST(runtime_socks, defaults_prepared_one_and_mode_forward) {
   ASSERT_EQ(rt->socks_accepts.size(), 1u);
   EXPECT_EQ(rt->socks_accepts[0].mode, config::socks_mode::forward);
   EXPECT_EQ(rt->socks_accepts[0].prepared, 1u);
+  EXPECT_EQ(rt->socks_accepts[0].retry_max_ms, 30'000u);  // socks.retry.maximum.interval's default
   EXPECT_EQ(rt->socks_accepts[0].ep.kind, endpoint_kind::tcp);
   EXPECT_TRUE(rt->endpoints.empty());
 }
