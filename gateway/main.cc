@@ -322,27 +322,30 @@ int serve(std::shared_ptr<const config::gateway_config> config, const gateway::c
              static_cast<long long>(drain_timeout.count()));
   }
 
+  // Reactor 0 stops readiness, the backplane and the cluster; the cluster says goodbye before
+  // any reactor closes its listeners, then reactor 0 tells every reactor to drain.
+  std::vector<gateway::worker*> draining;
   for (unsigned i = 0; i < n; ++i) {
-    if (!workers[i]) {
-      drained.fetch_add(1);
-      continue;
-    }
-    gateway::worker* w = workers[i].get();
-    group->post(i, [w, i, &readiness, &drained, n = node.get(), b = backplane.get(), hub = management.get()](core::reactor&) {
-      auto drain = [w, &drained] { w->drain([&drained] { drained.fetch_add(1); }); };
-      if (i == 0) {
-        if (hub) hub->set_cluster(nullptr);
-        readiness.stop();
-        if (b) b->stop();
-        // The cluster says goodbye before the listeners close.
-        if (n) {
-          n->stop(drain);
-          return;
-        }
-      }
-      drain();
-    });
+    draining.push_back(workers[i].get());
+    if (!workers[i]) drained.fetch_add(1);
   }
+  group->post(0, [draining, &readiness, &drained, g = group.get(), node_ = node.get(), b = backplane.get(),
+                  hub = management.get()](core::reactor&) {
+    auto drain_all = [draining, &drained, g] {
+      for (unsigned i = 0; i < draining.size(); ++i) {
+        gateway::worker* w = draining[i];
+        if (!w) continue;
+        auto drain = [w, &drained] { w->drain([&drained] { drained.fetch_add(1); }); };
+        if (i == 0) drain();
+        else g->post(i, [drain](core::reactor&) { drain(); });
+      }
+    };
+    if (hub) hub->set_cluster(nullptr);
+    readiness.stop();
+    if (b) b->stop();
+    if (node_) node_->stop(drain_all);
+    else drain_all();
+  });
   int again = wait_until([&] { return drained.load() == n; }, drain_timeout, signals);
   if (drained.load() != n) {
     LOG_WARN("%s: closing the remaining connections", again ? "second signal" : "drain timeout");
