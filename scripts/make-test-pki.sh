@@ -98,7 +98,9 @@ make_identity() {
 server_san="DNS:localhost,DNS:gateway.example.com,DNS:*.example.com,IP:127.0.0.1"
 for i in 2 3 4 5 6 7 8 9; do server_san+=",IP:127.0.0.$i"; done
 server_san+=",IP:127.0.1.1,IP:127.0.1.2,IP:127.0.2.1,IP:127.0.3.1"
-dmz_san="DNS:gateway.example.com,DNS:localhost,IP:127.0.1.1,IP:127.0.1.2"
+# dmz1.example.com and dmz2.example.com: the members' own names in the network-namespace topology
+# (scripts/netns-topology.sh), where their addresses are not 127.0.1.x.
+dmz_san="DNS:gateway.example.com,DNS:dmz1.example.com,DNS:dmz2.example.com,DNS:localhost,IP:127.0.1.1,IP:127.0.1.2"
 both="serverAuth,clientAuth"
 
 make_ca ca "postern test CA"

@@ -9,16 +9,21 @@
 #                                              internal), with that namespace's /etc/hosts
 #
 #   PREFIX-client    10.231.1.2/24 ──veth── 10.231.1.1/24  PREFIX-dmz      (the public side)
+#                                            10.231.1.3/24                   (DMZ member 2)
 #   PREFIX-dmz       10.231.2.1/24 ──veth── 10.231.2.2/24  PREFIX-internal (the backplane)
+#                    10.231.2.3/24                                           (DMZ member 2)
 #
 # PREFIX is $NETNS_PREFIX (default pstn; letters, digits and '-'). Every namespace has lo up
 # (the internal backend listens on 127.0.3.1 there). There are no routes but the two links'
 # own subnets and the DMZ does not forward, so client and internal cannot reach each other.
-# gateway.example.com (a SAN of build/test-pki/dmz1.pem and dmz2.pem) resolves to the DMZ's
-# address on each namespace's side of it, through /etc/netns/NAMESPACE/hosts, which
+# gateway.example.com (a SAN of build/test-pki/dmz1.pem and dmz2.pem) resolves to DMZ member
+# 1's address on each namespace's side of it, through /etc/netns/NAMESPACE/hosts, which
 # `ip netns exec` mounts over /etc/hosts: 10.231.1.1 for client and dmz, 10.231.2.1 for
-# internal. So the internal gateway dials socks+ssl://gateway.example.com:1443 and verifies
-# the DMZ's certificate by that name.
+# internal; dmz1.example.com and dmz2.example.com (SANs of dmz1.pem and dmz2.pem) name each
+# member: on its public address in the dmz namespace (10.231.1.1, 10.231.1.3), on its backplane
+# address in the internal namespace (10.231.2.1, 10.231.2.3). So internal gateway 1 dials
+# socks+ssl://gateway.example.com:1443, internal gateway 2 socks+ssl://dmz2.example.com:1443,
+# and each verifies its DMZ member's certificate by that name.
 #
 # The firewall, in PREFIX-internal only (nftables table inet postern_guard, hook input):
 # loopback is accepted, established and related packets are accepted, every packet of a NEW
@@ -33,7 +38,7 @@ set -Eeuo pipefail
 prefix=${NETNS_PREFIX:-pstn}
 names=(client dmz internal)
 
-usage() { sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,/^set /p' "$0" | grep '^#' | sed 's/^# \{0,1\}//' >&2; exit 2; }
 die() { echo "$0: $*" >&2; exit 1; }
 
 [[ $prefix =~ ^[A-Za-z0-9][A-Za-z0-9-]{0,30}$ ]] || die "bad NETNS_PREFIX '$prefix'"
@@ -41,13 +46,14 @@ ns() { echo "$prefix-$1"; }
 exists() { [ -e "/run/netns/$1" ]; }
 in_ns() { local n=$1; shift; ip netns exec "$(ns "$n")" "$@"; }
 
-hosts_file() {   # NAME DMZ-ADDRESS
+hosts_file() {   # NAME DMZ1-ADDRESS [DMZ2-ADDRESS]: gateway.example.com and the members' names
   mkdir -p "/etc/netns/$(ns "$1")"
-  cat >"/etc/netns/$(ns "$1")/hosts" <<EOF
-# made by postern scripts/netns-topology.sh up; removed by down
-127.0.0.1 localhost
-$2 gateway.example.com
-EOF
+  {
+    echo "# made by postern scripts/netns-topology.sh up; removed by down"
+    echo "127.0.0.1 localhost"
+    echo "$2 gateway.example.com dmz1.example.com"
+    [ -z "${3:-}" ] || echo "$3 dmz2.example.com"
+  } >"/etc/netns/$(ns "$1")/hosts"
 }
 
 up() {
@@ -68,7 +74,9 @@ up() {
   ip link add to-internal netns "$(ns dmz)" type veth peer name to-dmz netns "$(ns internal)"
   in_ns client ip addr add 10.231.1.2/24 dev to-dmz
   in_ns dmz ip addr add 10.231.1.1/24 dev to-client
+  in_ns dmz ip addr add 10.231.1.3/24 dev to-client
   in_ns dmz ip addr add 10.231.2.1/24 dev to-internal
+  in_ns dmz ip addr add 10.231.2.3/24 dev to-internal
   in_ns internal ip addr add 10.231.2.2/24 dev to-dmz
   in_ns client ip link set to-dmz up
   in_ns dmz ip link set to-client up
@@ -86,10 +94,10 @@ table inet postern_guard {
 }
 EOF
   hosts_file client 10.231.1.1
-  hosts_file dmz 10.231.1.1
-  hosts_file internal 10.231.2.1
+  hosts_file dmz 10.231.1.1 10.231.1.3
+  hosts_file internal 10.231.2.1 10.231.2.3
   trap - ERR
-  echo "netns-topology: up: $(ns client) 10.231.1.2 — $(ns dmz) 10.231.1.1, 10.231.2.1 — $(ns internal) 10.231.2.2 (new inbound dropped)"
+  echo "netns-topology: up: $(ns client) 10.231.1.2 — $(ns dmz) 10.231.1.1 and .3, 10.231.2.1 and .3 — $(ns internal) 10.231.2.2 (new inbound dropped)"
 }
 
 down() {

@@ -4,13 +4,21 @@ veth, with an nftables rule in the internal namespace that drops every new inbou
 
     client ns  10.231.1.2 ── 10.231.1.1  dmz ns: dmz1 (config/ha-loopback/dmz1.xml), balancer
                                          and 'DMZ App1' on :8443, backplane 10.231.2.1:1443
+                             10.231.1.3          dmz2 (dmz2.xml), the same on 10.231.1.3:8443,
+                                         backplane 10.231.2.3:1443; dmz1 and dmz2 form one
+                                         cluster (multicast in the dmz namespace)
                              10.231.2.1 ── 10.231.2.2  internal ns: internal1 (internal1.xml),
-                                         which dials socks+ssl://gateway.example.com:1443, and
-                                         the TCP echo backend (backend.xml) on 127.0.3.1:3101
+                             10.231.2.3          which dials socks+ssl://gateway.example.com:1443,
+                                         internal2 (internal2.xml), which dials
+                                         socks+ssl://dmz2.example.com:1443, and the TCP echo
+                                         backend (backend.xml) on 127.0.3.1:3101
 
-gateway.example.com resolves to the DMZ through the namespaces' /etc/netns hosts files, so the
-client verifies dmz1's certificate and the internal gateway verifies it on its reverse links by
-the name in its SANs. What a user would see, asserted:
+The whole HA topology of config/ha-loopback, with the configs unmodified (only their properties
+set with -D). gateway.example.com resolves to DMZ 1, and dmz1.example.com and dmz2.example.com to
+each member, through the namespaces' /etc/netns hosts files, so the client verifies the DMZ's
+certificate, a balancer verifies the other member's when it splices a client there, and each
+internal gateway verifies its member's on its reverse links, by the names in their SANs. What a
+user would see, asserted:
 
 - Clients in the client namespace are served through the whole path (balancer → DMZ App1 →
   parked reverse link → internal gateway → backend): 101, and every numbered, checksummed record
@@ -22,6 +30,9 @@ the name in its SANs. What a user would see, asserted:
   reach the internal gateway's side of the backplane at all, and every TCP connection between
   DMZ and internal is one the DMZ accepted on its backplane port (the DMZ dialed none). The
   client namespace has no route to the internal network.
+- The pairs fail over as units behind the firewall: clients through either balancer are served
+  by both pairs; internal gateway 2 killed → every new client lands on pair 1; DMZ 1 killed too
+  → DMZ 2's balancer answers 503; internal 2 back → DMZ 2 serves them; DMZ 1 back → both serve.
 - Silently dead links are noticed and replaced (test_slow_): a partition between DMZ and
   internal network (nftables in the DMZ namespace drops every packet either way, so neither end
   sees a FIN or a reset) makes the DMZ drop its parked links by TCP keep-alive (10 s idle, then
@@ -56,6 +67,9 @@ HOST = "gateway.example.com"
 PORT = 8443
 BACKPLANE_PORT = 1443
 CLIENT_IP, DMZ_FRONT_IP, DMZ_BACK_IP, INTERNAL_IP = "10.231.1.2", "10.231.1.1", "10.231.2.1", "10.231.2.2"
+DMZ2_FRONT_IP, DMZ2_BACK_IP = "10.231.1.3", "10.231.2.3"
+SERVED_LINE = "proxied to tcp://127.0.3.1:3101"   # an internal gateway's log, per client it serves
+GOSSIP_S = 0.6                                     # readiness reaches the other balancer
 PROBE_PORT = 4099
 PARKED = re.compile(r"service 'DMZ App1': ready, \d+ reverse link\(s\) parked")
 READY_TIMEOUT_S = 10.0
@@ -104,23 +118,57 @@ print(json.dumps(out))
 
 # Runs in the client namespace: asks the balancer for an upgrade every 0.1 s until it answers 101
 # (the DMZ's readiness reaches its balancer table with the next cluster tick) or argv[6] tries
-# were made; prints the last status (or error).
+# were made; prints the last status (or error). argv[7], when given, is the name to verify and
+# send as Host (default: the host connected to).
 WAIT_SERVED_CODE = r"""
 import sys, time
 sys.path.insert(0, sys.argv[5])
 from wire import RawConnection, client_ssl_context, upgrade_request
 ca, host, port, path = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+name = sys.argv[7] if len(sys.argv) > 7 else host
 last = None
 for _ in range(int(sys.argv[6])):
     try:
-        with RawConnection(host, port, timeout=5, ssl_context=client_ssl_context(ca), server_hostname=host) as conn:
-            last = conn.request(upgrade_request(path, f"{host}:{port}")).status
+        with RawConnection(host, port, timeout=5, ssl_context=client_ssl_context(ca), server_hostname=name) as conn:
+            last = conn.request(upgrade_request(path, f"{name}:{port}")).status
     except Exception as e:
         last = f"{type(e).__name__}: {e}"
     if last == 101:
         break
     time.sleep(0.1)
 print(last)
+"""
+
+# Runs in the client namespace: for each line "next" on stdin, one more client to the address
+# argv[2], verifying the name argv[3] and sending it as Host: the upgrade, then one text message,
+# echoed back (possibly in pieces: the backend is a byte stream); prints one JSON line [status,
+# what went wrong or ""]. Every client stays connected (so the members' loads count it) until
+# stdin closes.
+CLIENTS_CODE = r"""
+import json, sys
+sys.path.insert(0, sys.argv[6])
+from wire import OP_TEXT, RawConnection, client_ssl_context, upgrade_request
+ca, address, name, port, path = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
+conns = []
+for i, command in enumerate(sys.stdin):
+    try:
+        conn = RawConnection(address, port, timeout=10, ssl_context=client_ssl_context(ca), server_hostname=name)
+        conns.append(conn)
+        resp = conn.request(upgrade_request(path, f"{name}:{port}"))
+        if resp.status != 101:
+            out = [resp.status, "refused"]
+        else:
+            payload = f"client {i} through {address}".encode()
+            conn.send_frame(OP_TEXT, payload)
+            got = b""
+            while len(got) < len(payload):
+                got += conn.read_message(timeout=10)[1]
+            out = [101, "" if got == payload else f"wrong echo {got!r}"]
+    except Exception as e:
+        out = [None, f"{type(e).__name__}: {e}"]
+    print(json.dumps(out), flush=True)
+for conn in conns:
+    conn.close()
 """
 
 # Runs in a namespace: connects to argv[1]:argv[2] within argv[3] s; prints connected, refused,
@@ -273,23 +321,34 @@ class ReverseNetns(unittest.TestCase):
         self.addCleanup(self.stop_processes)
 
         self.backend = self.start("backend", "internal", "backend.xml", {"pki.dir": self.pki})
-        self.dmz = self.start("dmz1", "dmz", "dmz1.xml", {
-            "pki.dir": self.pki,
-            "gateway.ip.address": DMZ_FRONT_IP,
-            "dmz.cluster.frontplane.hostname": DMZ_FRONT_IP,
-            "dmz.cluster.backplane.hostname": DMZ_BACK_IP,
-        })
-        self.internal = self.start("internal1", "internal", "internal1.xml", {
-            "pki.dir": self.pki,
-            "dmz.cluster.backplane.hostname": HOST,     # the DMZ's name, as its certificate says
-            "backend.address": "127.0.3.1:3101",
-        })
-        self.assertIsNotNone(self.dmz.wait_log(PARKED, PARK_TIMEOUT_S),
-                             f"dmz1: no reverse link parked within {PARK_TIMEOUT_S:.0f} s\n"
-                             + self.dmz.log()[-6000:] + "\n==== internal1 ====\n" + self.internal.log()[-6000:])
+        self.dmz = self.start_dmz(1)
+        self.dmz2 = self.start_dmz(2)
+        self.internal = self.start_internal(1)
+        self.internal2 = self.start_internal(2)
+        for dmz, internal in ((self.dmz, self.internal), (self.dmz2, self.internal2)):
+            self.assertIsNotNone(dmz.wait_log(PARKED, PARK_TIMEOUT_S),
+                                 f"{dmz.name}: no reverse link parked within {PARK_TIMEOUT_S:.0f} s\n"
+                                 + dmz.log()[-6000:] + f"\n==== {internal.name} ====\n" + internal.log()[-6000:])
         status = self.ns_python("client", WAIT_SERVED_CODE, self.pki / "ca.pem", HOST, PORT, "/app1",
                                 REPO / "tests" / "scenario", BALANCER_TRIES)
         self.assertEqual(status, "101", f"the balancer never offered the ready member: last answer {status}")
+
+    def start_dmz(self, n):
+        front, back = (DMZ_FRONT_IP, DMZ_BACK_IP) if n == 1 else (DMZ2_FRONT_IP, DMZ2_BACK_IP)
+        return self.start(f"dmz{n}", "dmz", f"dmz{n}.xml", {
+            "pki.dir": self.pki,
+            "gateway.ip.address": front,
+            "dmz.cluster.frontplane.hostname": f"dmz{n}.example.com",   # its name, in its certificate
+            "dmz.cluster.backplane.hostname": back,
+        })
+
+    def start_internal(self, n):
+        return self.start(f"internal{n}", "internal", f"internal{n}.xml", {
+            "pki.dir": self.pki,
+            # Its DMZ member's name, as that member's certificate says.
+            "dmz.cluster.backplane.hostname": HOST if n == 1 else "dmz2.example.com",
+            "backend.address": "127.0.3.1:3101",
+        })
 
     # ---- helpers ----
 
@@ -378,21 +437,123 @@ class ReverseNetns(unittest.TestCase):
 
     # ---- tests ----
 
+    def clients(self, via, count, each=None):
+        """count clients in the client namespace through the balancer at via (an address; the
+        name they verify is gateway.example.com), one after the other, each kept connected until
+        all are done; each(result) runs after each client. Returns [status, problem] per client."""
+        proc = subprocess.Popen([str(TOPOLOGY), "exec", "client", "/usr/bin/python3", "-c", CLIENTS_CODE,
+                                 str(self.pki / "ca.pem"), via, HOST, str(PORT), "/app1",
+                                 str(REPO / "tests" / "scenario")],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=self.env)
+        results = []
+        try:
+            for _ in range(count):
+                proc.stdin.write(b"next\n")
+                proc.stdin.flush()
+                line = proc.stdout.readline()
+                self.assertTrue(line, f"the client process through {via} ended early")
+                results.append(json.loads(line))
+                if each:
+                    each(results[-1])
+        finally:
+            _, err = proc.communicate(b"", timeout=CLIENT_TIMEOUT_S)
+        self.assertEqual(proc.returncode, 0, f"clients through {via} failed: {err.decode(errors='replace')}")
+        return results
+
+    def pairs_of(self, via, count, what):
+        """The pair (1 or 2) whose internal gateway served each of count clients through via (as
+        clients() connects them): asserts 101 and each echo, and that one internal gateway, and
+        only one, logged one more client served."""
+        internals = {1: self.internal, 2: self.internal2}
+        pairs = []
+        before = {n: p.log().count(SERVED_LINE) for n, p in internals.items()}
+
+        def which(result):
+            self.assertEqual(result, [101, ""], f"{what}: a client through {via}")
+            grown = {}
+            for _ in range(100):    # the line was written before the echo; allow the file a moment
+                grown = {n: p.log().count(SERVED_LINE) - before[n] for n, p in internals.items()}
+                if sum(grown.values()) >= 1:
+                    break
+                time.sleep(0.02)
+            self.assertEqual(sorted(grown.values()), [0, 1], f"{what}: one more '{SERVED_LINE}' in one internal "
+                                                             f"log expected, got {grown}")
+            pairs.append(1 if grown[1] else 2)
+            before.update({n: p.log().count(SERVED_LINE) for n, p in internals.items()})
+
+        self.clients(via, count, which)
+        return pairs
+
+    def test_pairs_fail_over_as_units_behind_the_firewall(self):
+        # Both pairs serve, through either balancer (two random choices spread the clients), once
+        # each member's readiness has reached the other with the next heartbeats.
+        time.sleep(2 * GOSSIP_S)
+        for via in (DMZ_FRONT_IP, DMZ2_FRONT_IP):
+            pairs = self.pairs_of(via, 12, "all up")
+            self.assertEqual(set(pairs), {1, 2}, f"through {via}: pairs {pairs} served 12 clients\n"
+                             + "\n".join(line for p in (self.dmz, self.dmz2) for line in p.log().splitlines()
+                                         if "cluster" in line or "ready" in line or "balance" in line or "10.231.1.2" in line))
+
+        # Internal 2 dies: DMZ 2 is not ready at once, and every new client lands on pair 1.
+        mark = len(self.dmz2.log())
+        self.internal2.proc.kill()
+        self.internal2.proc.wait(STOP_TIMEOUT_S)
+        self.processes.remove(self.internal2)
+        not_ready = None
+        for _ in range(50):
+            not_ready = "service 'DMZ App1': not ready" in self.dmz2.log()[mark:]
+            if not_ready:
+                break
+            time.sleep(0.02)
+        self.assertTrue(not_ready, "dmz2 still ready 1 s after its internal gateway was killed:\n"
+                        + self.dmz2.log()[mark:][-4000:])
+        time.sleep(GOSSIP_S)
+        for via in (DMZ_FRONT_IP, DMZ2_FRONT_IP):
+            self.assertEqual(self.pairs_of(via, 6, "internal 2 killed"), [1] * 6, f"through {via}")
+
+        # DMZ 1 dies too: no pair can serve; DMZ 2's balancer says so.
+        mark = len(self.dmz2.log())
+        self.dmz.proc.kill()
+        self.dmz.proc.wait(STOP_TIMEOUT_S)
+        self.processes.remove(self.dmz)
+        self.assertIsNotNone(self.dmz2.wait_log("cluster: member tcp://10.231.1.1:5941 failed", 2.0),
+                             "dmz2 did not drop dmz1 within 2 s:\n" + self.dmz2.log()[mark:][-4000:])
+        results = self.clients(DMZ2_FRONT_IP, 1)
+        self.assertEqual(results[0][0], 503, f"DMZ 1 and internal 2 killed: {results}")
+
+        # Internal 2 back: DMZ 2 serves every client through it.
+        self.internal2 = self.start_internal(2)
+        self.assertIsNotNone(self.dmz2.wait_log(PARKED, PARK_TIMEOUT_S), "internal2 parked no link again")
+        status = self.ns_python("client", WAIT_SERVED_CODE, self.pki / "ca.pem", DMZ2_FRONT_IP, PORT, "/app1",
+                                REPO / "tests" / "scenario", BALANCER_TRIES, HOST)
+        self.assertEqual(status, "101", f"DMZ 2's balancer did not offer its member again: {status}")
+        self.assertEqual(self.pairs_of(DMZ2_FRONT_IP, 6, "internal 2 back"), [2] * 6)
+
+        # DMZ 1 back (internal 1 redials it): both pairs serve again.
+        self.dmz = self.start_dmz(1)
+        self.assertIsNotNone(self.dmz.wait_log(PARKED, PARK_TIMEOUT_S), "internal1 parked no link at the new dmz1")
+        self.assertIsNotNone(self.dmz2.wait_log("cluster: member tcp://10.231.1.1:5941 joined", 5.0))
+        time.sleep(GOSSIP_S)
+        pairs = self.pairs_of(DMZ_FRONT_IP, 12, "both back")
+        self.assertEqual(set(pairs), {1, 2}, f"after both came back: pairs {pairs}")
+
     def test_clients_served_through_firewall(self):
         """Clients in the client namespace are echoed through DMZ, reverse link and backend."""
         self.serve_clients(CLIENTS)
         # The internal gateway knows each client by its own address, from the second BIND reply.
         # setUp's readiness probe claimed one link before them (a 503 claims none); the claim is
         # logged on the internal side, possibly a moment after the client's echo.
+        # The balancer spreads the clients over both pairs: the claims are counted in both logs.
         pattern = re.compile(r"reverse link for \S+ claimed by client (\S+)")
         for _ in range(100):
-            claimed = pattern.findall(self.internal.log())
+            claimed = pattern.findall(self.internal.log()) + pattern.findall(self.internal2.log())
             if len(claimed) >= 1 + CLIENTS:
                 break
             time.sleep(0.02)
-        self.assertEqual(len(claimed), 1 + CLIENTS, f"links claimed in internal1.log: {claimed}")
+        self.assertEqual(len(claimed), 1 + CLIENTS, f"links claimed in internal1.log and internal2.log: {claimed}")
         for peer in claimed:
-            self.assertTrue(peer.startswith(f"{CLIENT_IP}:"), f"internal1 named the client {peer}, not {CLIENT_IP}")
+            self.assertTrue(peer.startswith(f"{CLIENT_IP}:"), f"an internal gateway named the client {peer}, "
+                                                              f"not {CLIENT_IP}")
 
     def partition(self, on):
         """Drops every packet between the DMZ and the internal network, in the DMZ namespace."""
@@ -466,13 +627,14 @@ class ReverseNetns(unittest.TestCase):
         # Every DMZ ↔ internal connection is one the internal side dialed to the backplane port.
         links = [(local, peer) for local, peer in self.tcp_peers("dmz") if peer.startswith(f"{INTERNAL_IP}:")]
         self.assertGreaterEqual(len(links), 1, "no reverse link between DMZ and internal namespaces")
+        backplanes = {f"{DMZ_BACK_IP}:{BACKPLANE_PORT}", f"{DMZ2_BACK_IP}:{BACKPLANE_PORT}"}
+        self.assertEqual({local for local, _ in links}, backplanes, "not both DMZ members have links parked")
         for local, peer in links:
-            self.assertEqual(local, f"{DMZ_BACK_IP}:{BACKPLANE_PORT}", f"a DMZ connection {local} → {peer} "
-                             "is not on the backplane port: the DMZ dialed it")
+            self.assertIn(local, backplanes, f"a DMZ connection {local} → {peer} is not on a backplane port: "
+                          "the DMZ dialed it")
         for local, peer in self.tcp_peers("internal"):
             if peer.startswith("10.231."):
-                self.assertEqual(peer, f"{DMZ_BACK_IP}:{BACKPLANE_PORT}",
-                                 f"an internal connection {local} ← {peer} was not dialed to the backplane")
+                self.assertIn(peer, backplanes, f"an internal connection {local} ← {peer} was not dialed to a backplane")
         # And a client is still served after the probes.
         self.serve_clients(1)
 
