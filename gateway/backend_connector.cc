@@ -1,5 +1,7 @@
 #include "gateway/backend_connector.h"
 
+#include "core/log.h"
+
 #include "gateway/readiness.h"
 #include "gateway/worker.h"
 #include "net/socks5.h"
@@ -140,6 +142,10 @@ void backend_connector::fail_attempt(std::string_view what) {
   const backend_target& t = _plan->backends[_next];
   if (!_errors.empty()) _errors += "; ";
   _errors += t.uri.to_string() + ": " + std::string(what);
+  if (_next + 1 < _plan->backends.size() && _client.length != 0)  // a client's connect, not a probe
+    LOG_INFO("%s service '%s': %s at %s failed (%.*s); trying %s", _client.to_string().c_str(), _service->name.c_str(),
+             t.uri.to_string().c_str(), t.address.to_string().c_str(), static_cast<int>(what.size()), what.data(),
+             _plan->backends[_next + 1].uri.to_string().c_str());
   _worker->dispose(std::move(_transport));
   _socks_state = socks_state::none;
   ++_next;

@@ -1,5 +1,7 @@
 #include "gateway/balancer.h"
 
+#include <algorithm>
+
 namespace postern::gateway {
 
 cluster::choice_options choice_options_of(const config::service_config& service) noexcept {
@@ -53,6 +55,13 @@ balancer_decision decide_balancer(const cluster::balancer_table* table, std::str
   if (accept.empty() || member.backplane.length == 0) return d;
   d.what = balancer_decision::kind::remote;
   d.member = &member;
+  for (std::uint32_t i : group->ready) {
+    const cluster::balance_candidate& c = group->candidates[i];
+    if (&c != &member && c.backplane.length != 0 && !member_accept_for(c, balance_uri).empty())
+      d.fallbacks.push_back(&c);
+  }
+  std::stable_sort(d.fallbacks.begin(), d.fallbacks.end(),
+                   [](const cluster::balance_candidate* x, const cluster::balance_candidate* y) { return x->load < y->load; });
   return d;
 }
 

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "cluster/balancer_choice.h"
 #include "cluster/balancer_table.h"
@@ -42,6 +43,10 @@ struct balancer_decision {
   kind what = kind::unavailable;
   const cluster::balance_candidate* member = nullptr;  // chosen member (not for unavailable)
   std::string location;                                // redirect only
+  // remote only: the other ready members a splice may try, in turn, when `member` cannot be
+  // reached (a member killed a moment ago is still ready until the cluster notices): least
+  // loaded first, the local member among them (dialed at its own backplane address).
+  std::vector<const cluster::balance_candidate*> fallbacks;
 };
 
 // Chooses a member for balance_uri with cluster::choose_candidate. table may be null (no

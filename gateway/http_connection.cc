@@ -276,8 +276,9 @@ const route* http_connection::balance(const net::http_request_head& head, std::s
       break;
   }
   ++owner().metrics().balancer_decisions[d.member->identity];
-  const std::string_view accept = member_accept_for(*d.member, balance_uri);
-  auto member_plan = plan ? member_proxy_plan(*d.member, accept, balancer, *plan)
+  std::vector<const cluster::balance_candidate*> members{d.member};
+  members.insert(members.end(), d.fallbacks.begin(), d.fallbacks.end());
+  auto member_plan = plan ? member_proxy_plan(members, balance_uri, balancer, *plan)
                           : std::unexpected(std::string("no balancing plan"));
   if (!member_plan) {
     refuse(503, member_plan.error(), net::build_http_error_response(503, "no ready member", "Retry-After: 1\r\n"));

@@ -1,5 +1,7 @@
 #include "gateway/local_member.h"
 
+#include "gateway/balancer.h"
+
 #include <algorithm>
 
 namespace postern::gateway {
@@ -68,9 +70,11 @@ cluster::member_state local_member_state(const runtime& rt, const balancing_plan
   return self;
 }
 
-std::expected<std::shared_ptr<const proxy_plan>, std::string> member_proxy_plan(
-    const cluster::balance_candidate& member, std::string_view accept_uri, const config::service_config& balancer,
-    const balancing_plan& plan) {
+namespace {
+
+std::expected<backend_target, std::string> member_target(const cluster::balance_candidate& member,
+                                                         std::string_view balance_uri, const balancing_plan& plan) {
+  const std::string_view accept_uri = member_accept_for(member, balance_uri);
   auto uri = net::parse_uri(accept_uri);
   if (!uri) return std::unexpected("member " + member.identity + ": accept " + std::string(accept_uri) + ": " + uri.error());
   if (!net::is_http_family(uri->scheme))
@@ -85,11 +89,24 @@ std::expected<std::shared_ptr<const proxy_plan>, std::string> member_proxy_plan(
                              " needs <security><truststore> to verify the member's certificate");
     t.tls = plan.member_tls.get();
   }
+  return t;
+}
+
+}  // namespace
+
+std::expected<std::shared_ptr<const proxy_plan>, std::string> member_proxy_plan(
+    std::span<const cluster::balance_candidate* const> members, std::string_view balance_uri,
+    const config::service_config& balancer, const balancing_plan& plan) {
+  if (members.empty()) return std::unexpected(std::string("no member to splice to"));
   auto p = std::make_shared<proxy_plan>();
+  for (std::size_t i = 0; i < members.size(); ++i) {
+    auto t = member_target(*members[i], balance_uri, plan);
+    if (t) p->backends.push_back(std::move(*t));
+    else if (i == 0) return std::unexpected(t.error());
+  }
   const auto& ao = balancer.accept_options;
   if (ao.ws_inactivity_timeout) p->client_inactivity_ms = static_cast<std::uint64_t>(ao.ws_inactivity_timeout->count());
   if (ao.ws_maximum_message_size) p->max_message_bytes = *ao.ws_maximum_message_size;
-  p->backends.push_back(std::move(t));
   return p;
 }
 

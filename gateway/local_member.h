@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -50,12 +51,14 @@ std::shared_ptr<const balancing_plan> build_balancing_plan(const runtime& rt);
 cluster::member_state local_member_state(const runtime& rt, const balancing_plan& plan, std::uint64_t start_ms,
                                          const std::function<bool(const config::service_config&)>& ready);
 
-// The plan that splices a balancer's client to `member`'s service: one ws(s) backend at the
-// member's backplane address, whose upgrade carries the member's accept URI (Host and path);
-// TLS verified against the truststore and the accept's host name for wss://. The balancer
-// service's accept options set the client inactivity and message size. Errors: a sentence.
+// The plan that splices a balancer's client to members' services, tried in the order given
+// (the chosen member, then fallbacks): per member one ws(s) backend at its backplane address,
+// whose upgrade carries its accept URI for balance_uri (Host and path); TLS verified against the
+// truststore and the accept's host name for wss://. The balancer service's accept options set
+// the client inactivity and message size. Errors (a sentence) only for the first member; a
+// fallback that cannot be used is left out.
 std::expected<std::shared_ptr<const proxy_plan>, std::string> member_proxy_plan(
-    const cluster::balance_candidate& member, std::string_view accept_uri, const config::service_config& balancer,
-    const balancing_plan& plan);
+    std::span<const cluster::balance_candidate* const> members, std::string_view balance_uri,
+    const config::service_config& balancer, const balancing_plan& plan);
 
 }  // namespace postern::gateway

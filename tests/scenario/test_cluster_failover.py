@@ -5,6 +5,9 @@ not send a client when a member dies, comes back, or has a backend that is down.
   every client through a surviving member's balancer is served (101 and its echo) and none
   reaches the dead member's address (a listener of the test's own sits there); restarted with
   the same config, the others log it `joined` and clients through a balancer land on it again.
+- SIGKILL a member, with <suspect-timeout> 4 s: until the others suspect it, it is still
+  offered, and a balancer that picks it finds its port closed and splices the client to the next
+  ready member instead (logged): every client is served, none by the dead member.
 - A member whose service is a proxy with a dead backend is never chosen; once the backend comes
   up the member becomes ready and clients land on it.
 - wss:// everywhere (test PKI): a client through member A's balancer (which serves nothing
@@ -15,8 +18,8 @@ to member M is one ESTABLISHED connection from the balancing member to M's servi
 (/proc/net/tcp); a client that adds none was served by the balancing member itself. Nothing is
 asserted on how evenly clients spread (the members' load accounting is being changed).
 
-Addresses 127.0.34.1-127.0.34.29 (ws port 8000, cluster ports 5341-5343, multicast groups
-239.255.34.1 and 239.255.34.3), and 127.0.0.7/127.0.0.8 (in server.pem's SANs; wss port 8347,
+Addresses 127.0.34.1-127.0.34.33 (ws port 8000, cluster ports 5341-5343 and 5345, multicast
+groups 239.255.34.1, 239.255.34.3 and 239.255.34.5), and 127.0.0.7/127.0.0.8 (in server.pem's SANs; wss port 8347,
 cluster port 5344, group 239.255.34.4).
 """
 
@@ -37,9 +40,10 @@ JOIN_WAIT_S = 3.0
 MAX_ATTEMPTS = 60          # clients tried before a member is declared never chosen
 
 
-def cluster_xml(name, address, port, connects):
+def cluster_xml(name, address, port, connects, extra=()):
     lines = ["  <cluster>", f"    <name>{name}</name>", f"    <accept>tcp://{address}:{port}</accept>"]
     lines += [f"    <connect>{c}</connect>" for c in connects]
+    lines += [f"    {e}" for e in extra]
     lines.append("  </cluster>")
     return "\n".join(lines)
 
@@ -229,6 +233,29 @@ class ClusterFailover(MultiGatewayTestCase):
         time.sleep(0.5)
         # Through the member that is not the seed: it learns of the restarted one via the seed.
         self.kill_serve_restart(addresses, ids, configs, members, via_after=addresses[1])
+
+    def test_a_killed_member_not_yet_suspected_costs_no_client(self):
+        addresses = ["127.0.34.31", "127.0.34.32", "127.0.34.33"]
+        ids = [identity(a, 5345) for a in addresses]
+        timings = ["<suspect-timeout>4 seconds</suspect-timeout>", "<failure-timeout>6 seconds</failure-timeout>"]
+        configs = [member_config(a, cluster_xml("failover-345", a, 5345, ["udp://239.255.34.5:5345"], extra=timings))
+                   for a in addresses]
+        members = [self.start(c) for c in configs]
+        self.assert_all_see_each_other(members, ids)
+        time.sleep(0.5)   # every member has gossiped its balance entry since
+        dead = addresses[2]
+        marks = [g.log_size() for g in members[:2]]
+        self.kill(members[2])
+        killed = time.monotonic()
+        # The clients stay connected, so the survivors' loads grow and their balancers send
+        # clients to the others, the dead one included, whose last load (0) is the lowest.
+        landed = [self.client(addresses[n % 2], addresses, f"right after the kill, client {n}") for n in range(40)]
+        self.assertLess(time.monotonic() - killed, 4.0, "the clients took longer than <suspect-timeout>")
+        self.assertNotIn(dead, landed)
+        logs = "".join(g.log_text()[mark:] for g, mark in zip(members[:2], marks))
+        self.assertNotIn("suspected", logs, "the dead member was suspected during the clients")
+        self.assertIn(f"ws://{dead}:{WS_PORT}/app at {dead}:{WS_PORT} failed", logs,
+                      "no balancer chose the dead member, so this test showed nothing")
 
     def test_member_with_dead_backend_is_never_chosen_until_it_comes_up(self):
         addresses = ["127.0.34.21", "127.0.34.22", "127.0.34.23"]

@@ -83,6 +83,45 @@ TEST(GatewayClusterBalancer, NotReadyLocalGoesToARemoteMemberByItsBackplane) {
   }
 }
 
+TEST(GatewayClusterBalancer, ARemoteChoiceListsTheOtherReadyMembersLeastLoadedFirst) {
+  fixture f;
+  // Local (0) is loaded far above the average: the two random choices pick among the others.
+  f.states = {member("tcp://127.0.0.1:5941", "127.0.0.1", true, 90), member("tcp://127.0.0.2:5941", "127.0.0.2", true, 7),
+              member("tcp://127.0.0.3:5941", "127.0.0.3", false, 0), member("tcp://127.0.0.4:5941", "127.0.0.4", true, 5)};
+  f.build(0);
+  for (std::uint64_t r = 0; r < 16; ++r) {
+    auto d = decide_balancer(f.table.get(), balance_uri, balancer_mode::proxy, {}, r * 7919, r * 31 + 5);
+    if (d.what != balancer_decision::kind::remote) continue;
+    std::vector<std::string> fallbacks;
+    for (const auto* c : d.fallbacks) fallbacks.push_back(c->identity);
+    // Never the chosen one, never the one that is not ready; the local member last (most loaded).
+    if (d.member->identity == "tcp://127.0.0.4:5941")
+      EXPECT_EQ(fallbacks, (std::vector<std::string>{"tcp://127.0.0.2:5941", "tcp://127.0.0.1:5941"}));
+    else
+      EXPECT_EQ(fallbacks, (std::vector<std::string>{"tcp://127.0.0.4:5941", "tcp://127.0.0.1:5941"}));
+  }
+  // A plan tries them in that order: one ws backend per member, at its backplane address.
+  auto config = config::load_config_text(R"(<gateway-config>
+  <service><name>b</name><accept>ws://balance.example:8000/app</accept><type>balancer</type>
+    <accept-options><tcp.bind>127.0.0.1:8000</tcp.bind></accept-options></service>
+  <service><name>m</name><accept>ws://127.0.0.1:8000/app</accept><balance>ws://balance.example:8000/app</balance>
+    <type>echo</type></service>
+</gateway-config>)", "t.xml", {});
+  auto rt = build_runtime(config);
+  auto plan = build_balancing_plan(*rt);
+  const cluster::balance_group* g = f.table->find(balance_uri);
+  ASSERT_NE(g, nullptr);
+  std::vector<const cluster::balance_candidate*> order{&g->candidates[1], &g->candidates[3], &g->candidates[0]};
+  auto p = member_proxy_plan(order, balance_uri, config->services[0], *plan);
+  ASSERT_TRUE(p.has_value()) << p.error();
+  ASSERT_EQ((*p)->backends.size(), 3u);
+  EXPECT_EQ((*p)->backends[0].address.to_string(), "127.0.0.2:8000");
+  EXPECT_EQ((*p)->backends[1].address.to_string(), "127.0.0.4:8000");
+  EXPECT_EQ((*p)->backends[2].address.to_string(), "127.0.0.1:8000");
+  EXPECT_EQ((*p)->backends[0].uri.to_string(), "ws://127.0.0.2:8000/app");
+  EXPECT_TRUE((*p)->backends[0].websocket);
+}
+
 TEST(GatewayClusterBalancer, RedirectModeRedirectsEvenToTheLocalMember) {
   fixture f;
   f.states = {member("tcp://127.0.0.1:5941", "127.0.0.1", true, 0, "wss")};
