@@ -389,16 +389,16 @@ std::size_t encode_ws_frame_header(std::byte* out, bool fin, ws_opcode opcode,
 // The key repeated twice, rotated so that byte 0 of the pattern applies to data[0]; since 8 is
 // a multiple of 4 every further word uses the same pattern. memcpy keeps the byte order, so the
 // word XOR equals the byte-wise XOR on any endianness, and keeps unaligned loads defined.
-void ws_apply_mask(std::span<std::byte> data, const std::array<std::byte, 4>& key,
-                   std::uint64_t offset) noexcept {
+void ws_copy_masked(std::span<const std::byte> in, std::byte* out, const std::array<std::byte, 4>& key,
+                    std::uint64_t offset) noexcept {
   const auto rot = static_cast<std::size_t>(offset & 3);
   std::array<std::byte, 8> pattern;
   for (std::size_t i = 0; i < pattern.size(); ++i) pattern[i] = key[(rot + i) & 3];
   std::uint64_t word_key;
   std::memcpy(&word_key, pattern.data(), sizeof word_key);
 
-  std::byte* p = data.data();
-  std::size_t n = data.size();
+  const std::byte* p = in.data();
+  std::size_t n = in.size();
   while (n >= 32) {
     std::uint64_t w[4];
     std::memcpy(w, p, sizeof w);
@@ -406,19 +406,26 @@ void ws_apply_mask(std::span<std::byte> data, const std::array<std::byte, 4>& ke
     w[1] ^= word_key;
     w[2] ^= word_key;
     w[3] ^= word_key;
-    std::memcpy(p, w, sizeof w);
+    std::memcpy(out, w, sizeof w);
     p += 32;
+    out += 32;
     n -= 32;
   }
   while (n >= 8) {
     std::uint64_t w;
     std::memcpy(&w, p, sizeof w);
     w ^= word_key;
-    std::memcpy(p, &w, sizeof w);
+    std::memcpy(out, &w, sizeof w);
     p += 8;
+    out += 8;
     n -= 8;
   }
-  for (std::size_t i = 0; i < n; ++i) p[i] ^= pattern[i];
+  for (std::size_t i = 0; i < n; ++i) out[i] = p[i] ^ pattern[i];
+}
+
+void ws_apply_mask(std::span<std::byte> data, const std::array<std::byte, 4>& key,
+                   std::uint64_t offset) noexcept {
+  ws_copy_masked(data, data.data(), key, offset);
 }
 
 std::size_t encode_ws_close_payload(std::byte* out, std::uint16_t code,

@@ -156,6 +156,10 @@ std::size_t encode_ws_frame_header(std::byte* out, bool fin, ws_opcode opcode,
 // XORs data with key, where data starts at byte `offset` of the masked payload. Word-wise.
 void ws_apply_mask(std::span<std::byte> data, const std::array<std::byte, 4>& key,
                    std::uint64_t offset = 0) noexcept;
+// The same while copying: out[i] = in[i] ^ key[(offset + i) % 4] for in.size() bytes, in one
+// pass (out may equal in.data(), not otherwise overlap it).
+void ws_copy_masked(std::span<const std::byte> in, std::byte* out, const std::array<std::byte, 4>& key,
+                    std::uint64_t offset = 0) noexcept;
 
 // A close frame's payload: the code (network order) and as much of reason as fits in 123
 // bytes without cutting a UTF-8 sequence. Returns its size (2 to 125) written into out (125).

@@ -148,8 +148,8 @@ void load_connection::send_message(std::uint64_t now_ns) {
   const std::size_t size = _worker->plan().options.size_bytes;
   const std::span<std::byte> scratch = _worker->scratch();
   std::byte* payload = scratch.data() + load_worker::header_room;
-  _tracker.make_next(payload, now_ns);
   if (!websocket()) {
+    _tracker.make_next(payload, now_ns);
     _transport->write(std::span<const std::byte>(payload, size));
     return;
   }
@@ -158,7 +158,11 @@ void load_connection::send_message(std::uint64_t now_ns) {
   std::memcpy(key.data(), &random, key.size());
   std::byte header[load_worker::header_room];
   const std::size_t header_bytes = net::encode_ws_frame_header(header, true, _opcode, size, &key);
-  net::ws_apply_mask(std::span<std::byte>(payload, size), key);
+  // The prefix, then the fixed rest of the message masked while it is copied (one pass).
+  std::byte prefix[prefix_bytes];
+  _tracker.make_next_prefix(prefix, now_ns);
+  net::ws_copy_masked(prefix, payload, key, 0);
+  net::ws_copy_masked(_tracker.message_template().subspan(prefix_bytes), payload + prefix_bytes, key, prefix_bytes);
   std::byte* frame = payload - header_bytes;
   std::memcpy(frame, header, header_bytes);
   _transport->write(std::span<const std::byte>(frame, header_bytes + size));

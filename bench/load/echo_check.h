@@ -82,12 +82,19 @@ class echo_tracker {
   // Writes the next message into out (template size bytes) and remembers it as sent at now_ns.
   // Precondition: !full(). Returns its sequence number.
   std::uint64_t make_next(std::byte* out, std::uint64_t now_ns) noexcept {
-    const std::uint64_t seq = _next_seq++;
-    _sent_ns[seq % _sent_ns.size()] = now_ns;
+    const std::uint64_t seq = make_next_prefix(out, now_ns);
     std::memcpy(out + prefix_bytes, _template.data() + prefix_bytes, _template.size() - prefix_bytes);
-    encode_prefix(seq, now_ns, out);
     return seq;
   }
+  // The same, but writes only the prefix (prefix_bytes): the caller writes the rest of the
+  // message from message_template() (a WebSocket client masks it on the way).
+  std::uint64_t make_next_prefix(std::byte* prefix_out, std::uint64_t now_ns) noexcept {
+    const std::uint64_t seq = _next_seq++;
+    _sent_ns[seq % _sent_ns.size()] = now_ns;
+    encode_prefix(seq, now_ns, prefix_out);
+    return seq;
+  }
+  std::span<const std::byte> message_template() const noexcept { return _template; }
 
   // Checks the next received bytes (in order). Call again with the rest of the input after
   // each event; need_more always consumes everything that was passed.

@@ -300,6 +300,19 @@ TEST(WsFrameEncoder, ApplyMaskMatchesByteWiseXorAtAnyOffsetAndAlignment) {
       }
     }
   }
+  // Copying while masking gives the same bytes and leaves the source alone.
+  for (std::size_t size = 0; size <= 80; ++size) {
+    for (std::uint64_t offset : {0ull, 1ull, 3ull, 4099ull}) {
+      const bytes in = pattern(size);
+      bytes masked = in;
+      ws_apply_mask(masked, key, offset);
+      bytes out(size + 1, std::byte{0x5A});
+      ws_copy_masked(in, out.data(), key, offset);
+      ASSERT_EQ(bytes(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(size)), masked) << size << " " << offset;
+      ASSERT_EQ(out[size], std::byte{0x5A}) << "wrote past the end";
+      ASSERT_EQ(in, pattern(size));
+    }
+  }
   // Masking in pieces at their offsets equals masking at once.
   const bytes plain = pattern(100);
   bytes once = plain;
