@@ -41,8 +41,8 @@ usage: scripts/bench-peers.sh [options]
                      per message with strace -c -f during a 5 s load (first row of --rows),
                      then with perf stat (system calls, io_uring requests and completions)
                      in another 5 s load, where perf is installed
-  --out DIR          where the report goes (default build/bench, or build/bench-peers when
-                     build/bench is make bench's binary)
+  --out DIR          where the report goes (default build/bench-peers; build/bench is make
+                     bench's binary)
   --postern BIN      postern binary (default: build/postern, built with make)
   --load BIN         load generator (default: build/postern-load, built with make load)
   --nginx-buffer B   nginx's proxy_buffer_size (default 16k, HAProxy's default tune.bufsize;
@@ -65,7 +65,7 @@ warmup=2
 rows_arg=""
 peers_arg="tcp-echo,ws-echo,nginx,haproxy,postern"
 do_strace=0
-out_dir="$root/build/bench"
+out_dir="$root/build/bench-peers"
 postern_bin=""
 load_bin=""
 do_build=1
@@ -346,11 +346,6 @@ find_binaries
 # test; each server is then moved explicitly with taskset.
 taskset -cp 0 $$ >/dev/null
 
-if [ "$out_dir" = "$root/build/bench" ] && [ -e "$out_dir" ] && [ ! -d "$out_dir" ]; then
-  # The Makefile's micro-benchmark binary is build/bench: the reports go beside it instead.
-  note "build/bench is a file (make bench's binary): writing the report to build/bench-peers/"
-  out_dir="$root/build/bench-peers"
-fi
 mkdir -p "$out_dir" || die "cannot create the output folder $out_dir"
 out_dir=$(cd "$out_dir" && pwd)
 stamp=$(date +%Y-%m-%d-%H%M%S)
