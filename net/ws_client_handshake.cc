@@ -93,15 +93,10 @@ std::string make_ws_key() {
 }
 
 std::string forwarded_for_value(std::string_view existing, std::string_view client_ip) {
-  const auto trim = [](std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-    return s;
-  };
-  existing = trim(existing);
+  existing = http_syntax::trim_ows(existing);
   if (existing.empty()) return std::string(client_ip);
   const std::size_t comma = existing.rfind(',');
-  const std::string_view last = trim(comma == std::string_view::npos ? existing : existing.substr(comma + 1));
+  const std::string_view last = http_syntax::trim_ows(comma == std::string_view::npos ? existing : existing.substr(comma + 1));
   if (last == client_ip) return std::string(existing);
   return std::string(existing) + ", " + std::string(client_ip);
 }
