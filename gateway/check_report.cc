@@ -29,4 +29,16 @@ std::vector<std::string> effective_service_lines(const config::gateway_config& c
   return lines;
 }
 
+std::string cluster_line(const config::gateway_config& config) {
+  if (!config.cluster) return {};
+  const config::cluster_config& c = *config.cluster;
+  std::string members, connects;
+  for (const net::uri& a : c.accepts) members += (members.empty() ? "" : ",") + a.to_string();
+  for (const net::uri& u : c.connects) connects += (connects.empty() ? "" : ",") + u.to_string();
+  return "cluster '" + c.name + "': member " + members + " -> " + connects + ", " +
+         (c.key_file ? "key-file " + *c.key_file : std::string("no key-file (unauthenticated)")) + ", heartbeat " +
+         std::to_string(c.heartbeat_interval_ms) + " ms, suspect after " + std::to_string(c.suspect_timeout_ms) +
+         " ms, failed after " + std::to_string(c.failure_timeout_ms) + " ms";
+}
+
 }  // namespace postern::gateway

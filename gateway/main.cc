@@ -393,6 +393,7 @@ int main(int argc, char** argv) {
 
   if (cli->check) {
     for (const std::string& line : gateway::effective_service_lines(*config)) std::printf("%s\n", line.c_str());
+    if (const std::string line = gateway::cluster_line(*config); !line.empty()) std::printf("%s\n", line.c_str());
     std::fprintf(stderr, "%s: ok (%zu service(s))\n", cli->config_path.c_str(), config->services.size());
     return 0;
   }

@@ -182,13 +182,6 @@ std::vector<std::string> unsupported_features(const config::gateway_config& conf
   std::vector<std::string> out;
   for (const config::service_config& s : config.services) {
     const std::string who = "service '" + s.name + "'";
-    switch (s.type) {
-      case config::service_type::management:
-      case config::service_type::echo:
-      case config::service_type::proxy:
-      case config::service_type::balancer:
-        break;
-    }
     if (s.type == config::service_type::balancer && !config.cluster) {
       // Standalone balancer: its only member is this process, so a local service must balance it.
       bool served = false;

@@ -46,8 +46,8 @@ def _is_ip(host):
         return False
 
 
-def expected_check_lines(path, defines):
-    """[(name, accept, bind or None when it cannot be known here, type, connects)]"""
+def _config_root(path, defines):
+    """The config's root element and its properties, with defines over them."""
     # Comments go before parsing: seed-literal/dmz-member.xml has "--" inside one, which XML
     # forbids and Python's expat refuses; postern must still load that file (its README says so).
     text = re.sub(r"<!--.*?-->", "", Path(path).read_text(), flags=re.S)
@@ -58,6 +58,26 @@ def expected_check_lines(path, defines):
             for prop in section:
                 properties[_child_texts(prop, "name")[0]] = _child_texts(prop, "value")[0]
     properties.update(defines)
+    return root, properties
+
+
+def expected_cluster_start(path, defines):
+    """How --check's cluster line must start ("cluster 'NAME': member M -> CONNECTS, "), or None
+    without <cluster>. The seed's slip (a bare address in <accept>) takes the member from <name>."""
+    root, properties = _config_root(path, defines)
+    for section in root:
+        if _local(section.tag) == "cluster":
+            name = _resolve(_child_texts(section, "name")[0], properties)
+            accepts = [_resolve(t, properties) for t in _child_texts(section, "accept")]
+            member = ",".join(a if "://" in a else name for a in accepts)
+            connects = ",".join(_resolve(t, properties) for t in _child_texts(section, "connect"))
+            return f"cluster '{name}': member {member} -> {connects}, "
+    return None
+
+
+def expected_check_lines(path, defines):
+    """[(name, accept, bind or None when it cannot be known here, type, connects)]"""
+    root, properties = _config_root(path, defines)
     expected = []
     for service in root:
         if _local(service.tag) != "service":
@@ -86,9 +106,18 @@ def expected_check_lines(path, defines):
 
 
 def assert_check_lists(test, path, stdout, defines):
-    """Every accept of every service has its line, and nothing else is printed."""
+    """Every accept of every service has its line, a config with <cluster> has its cluster line
+    (timings included), and nothing else is printed."""
     expected = expected_check_lines(path, defines)
-    lines = stdout.splitlines()
+    lines = [line for line in stdout.splitlines() if not line.startswith("cluster '")]
+    cluster_lines = [line for line in stdout.splitlines() if line.startswith("cluster '")]
+    start = expected_cluster_start(path, defines)
+    if start is None:
+        test.assertEqual(cluster_lines, [], f"stdout:\n{stdout}")
+    else:
+        test.assertEqual(len(cluster_lines), 1, f"one cluster line expected; stdout:\n{stdout}")
+        test.assertTrue(cluster_lines[0].startswith(start), f"{cluster_lines[0]!r} should start {start!r}")
+        test.assertRegex(cluster_lines[0], r", heartbeat \d+ ms, suspect after \d+ ms, failed after \d+ ms$")
     test.assertEqual(len(lines), len(expected), f"stdout:\n{stdout}")
     parsed = []
     for line in lines:

@@ -143,6 +143,22 @@ TEST(check_report, lines_show_bind_type_and_connects) {
   auto missing = unsupported_features(c);
   ASSERT_EQ(missing.size(), 1u);
   EXPECT_NE(missing[0].find("type balancer"), std::string::npos);
+  EXPECT_EQ(cluster_line(c), "");
+}
+
+TEST(check_report, the_cluster_line_shows_how_the_member_gossips) {
+  config::gateway_config c;
+  config::cluster_config cluster;
+  cluster.name = "dmz";
+  cluster.accepts = {*net::parse_uri("tcp://10.0.0.1:5941")};
+  cluster.connects = {*net::parse_uri("tcp://10.0.0.2:5941"), *net::parse_uri("tcp://10.0.0.3:5941")};
+  cluster.failure_timeout_ms = 3000;
+  c.cluster = cluster;
+  EXPECT_EQ(cluster_line(c),
+            "cluster 'dmz': member tcp://10.0.0.1:5941 -> tcp://10.0.0.2:5941,tcp://10.0.0.3:5941, no key-file "
+            "(unauthenticated), heartbeat 200 ms, suspect after 600 ms, failed after 3000 ms");
+  c.cluster->key_file = "/etc/postern/cluster.key";
+  EXPECT_NE(cluster_line(c).find(", key-file /etc/postern/cluster.key, heartbeat"), std::string::npos);
 }
 
 }  // namespace
