@@ -1,7 +1,6 @@
 #include "gateway/backend_connector.h"
 
 #include "core/log.h"
-
 #include "gateway/readiness.h"
 #include "gateway/worker.h"
 #include "net/socks5.h"

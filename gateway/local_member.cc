@@ -1,8 +1,8 @@
 #include "gateway/local_member.h"
 
-#include "gateway/balancer.h"
-
 #include <algorithm>
+
+#include "gateway/balancer.h"
 
 namespace postern::gateway {
 
