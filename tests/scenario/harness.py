@@ -177,9 +177,7 @@ class Gateway:
         if not binary.is_file():
             raise AssertionError(f"postern binary not found: {binary} (build it with make, "
                                  "or set POSTERN_BIN)")
-        with open(self.log_path, "wb") as log, open(self.out_path, "wb") as out:
-            self.proc = subprocess.Popen(self.command(), stdout=out, stderr=log,
-                                         stdin=subprocess.DEVNULL)
+        self.spawn()
         deadline = time.monotonic() + READY_TIMEOUT_S
         while time.monotonic() < deadline:
             if "postern ready" in self.log_text():
@@ -193,6 +191,13 @@ class Gateway:
         self.stop()
         raise AssertionError(f"postern did not log 'postern ready' within {READY_TIMEOUT_S:.0f} s\n"
                              f"command: {' '.join(self.command())}\n{self.describe_log()}")
+
+    def spawn(self):
+        """Starts the process (standard output to out_path, the log to log_path); start() then
+        waits for it to be ready. A subclass may start it differently."""
+        with open(self.log_path, "wb") as log, open(self.out_path, "wb") as out:
+            self.proc = subprocess.Popen(self.command(), stdout=out, stderr=log,
+                                         stdin=subprocess.DEVNULL)
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None

@@ -44,7 +44,7 @@ import unittest
 from pathlib import Path
 
 from backends import BackendLoop, TcpEcho, wait_until
-from harness import (READY_TIMEOUT_S, Gateway, GatewayTestCase, MultiGatewayTestCase, gateway_xml, run_postern,
+from harness import (Gateway, GatewayTestCase, MultiGatewayTestCase, gateway_xml, run_postern,
                      service_xml)
 from wire import OP_BINARY, OP_CLOSE, OP_TEXT, Closed, RawConnection, close_payload, upgrade_request
 
@@ -812,18 +812,10 @@ class PipedGateway(Gateway):
     """A gateway whose standard output is a pipe that this test never reads (like a log shipper
     that stalls)."""
 
-    def start(self):
+    def spawn(self):
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(self.command(), stdout=subprocess.PIPE, stderr=log,
                                          stdin=subprocess.DEVNULL)
-        deadline = time.monotonic() + READY_TIMEOUT_S
-        while time.monotonic() < deadline:
-            if "postern ready" in self.log_text():
-                return self
-            if self.proc.poll() is not None:
-                raise AssertionError(f"postern exited with {self.proc.returncode}\n{self.describe_log()}")
-            time.sleep(0.01)
-        raise AssertionError(f"postern not ready within {READY_TIMEOUT_S} s\n{self.describe_log()}")
 
     def release_pipe(self):
         """Closes the read end: a write blocked on the full pipe fails (EPIPE) and returns."""
