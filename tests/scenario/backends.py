@@ -128,6 +128,10 @@ class StreamServer:
     def __init__(self, host, port=0, ssl=None):
         self.host, self.port, self.ssl = host, port, ssl
         self.accepted = 0        # TCP connections accepted (TLS: before the handshake)
+        # Connections whose peer sent at least one byte (counted by subclasses that read): a
+        # gateway's readiness probes connect every 2 s and close without one, so a test that
+        # counts its clients' backend connections counts these.
+        self.talked = 0
         self.handshake_failures = 0   # TLS handshakes that failed (the peer refused ours, ...)
         self.open = 0            # connections open now
         self.peak_open = 0       # most connections open at once
@@ -189,11 +193,15 @@ class TcpEcho(StreamServer):
         self.resets = 0
 
     async def serve(self, reader, writer):
+        talked = False
         try:
             while True:
                 data = await reader.read(1 << 16)
                 if not data:
                     break
+                if not talked:
+                    talked = True
+                    self.talked += 1
                 self.bytes_in += len(data)
                 writer.write(data)
                 await writer.drain()

@@ -42,7 +42,7 @@ class SeveralConnects(BackendTestCase):
                         connects=[DOWN, DOWN_TOO]))
 
     def test_first_down_second_up_serves_every_client(self):
-        accepted = self.echo.accepted
+        talked = self.echo.talked
         for i in range(3):
             with self.subTest(client=i):
                 async def go():
@@ -50,7 +50,7 @@ class SeveralConnects(BackendTestCase):
                         await ws.send(f"client {i}")
                         return (await recv_bytes(ws, len(f"client {i}")))[0]
                 self.assertEqual(run_async(go()), f"client {i}".encode())
-        self.assertEqual(self.echo.accepted - accepted, 3)
+        self.assertEqual(self.echo.talked - talked, 3)
 
     def test_ws_backends_first_down_second_up_keeps_types(self):
         async def go():

@@ -102,7 +102,7 @@ class WsToTcp(BackendTestCase):
                         "the backend did not get EOF (FIN) after the client's close")
 
     def test_each_client_gets_its_own_backend_connection(self):
-        accepted = self.echo.accepted
+        talked = self.echo.talked
         async def go():
             sockets = [await ws_connect(WS_TCP_URI) for _ in range(5)]
             try:
@@ -114,7 +114,7 @@ class WsToTcp(BackendTestCase):
                 for ws in sockets:
                     await ws.close()
         self.assertEqual(run_async(go()), [f"client {i}".encode() for i in range(5)])
-        self.assertEqual(self.echo.accepted - accepted, 5)
+        self.assertEqual(self.echo.talked - talked, 5)
 
 
 class WsToWs(BackendTestCase):

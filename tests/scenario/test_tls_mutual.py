@@ -42,7 +42,7 @@ class MutualTls(BackendTestCase):
                                   certfile=None if identity is None else self.pki / identity)
 
     def assert_served(self, port, identity):
-        accepted = self.echo.accepted
+        talked = self.echo.talked
         async def go():
             async with ws_connect(f"wss://{HOST}:{port}/echo", ssl=self.context(identity),
                                   server_hostname=NAME) as ws:
@@ -50,7 +50,7 @@ class MutualTls(BackendTestCase):
                 return await recv_bytes(ws, 15)
         got, types = run_async(go())
         self.assertEqual((got, types), (b"with mutual TLS", {bytes}))
-        self.assertEqual(self.echo.accepted - accepted, 1)
+        self.assertEqual(self.echo.talked - talked, 1)
 
     def assert_refused(self, port, identity):
         """The handshake fails (at once with TLS 1.2; with TLS 1.3 the client learns from the
@@ -58,7 +58,7 @@ class MutualTls(BackendTestCase):
         # The gateway's readiness probe dials the backend once per proxy service (2) at start:
         # let those connections land first.
         self.assertTrue(wait_until(lambda: self.echo.accepted >= 2, 5), "the probes never reached the backend")
-        accepted = self.echo.accepted
+        talked, bytes_in = self.echo.talked, self.echo.bytes_in
         try:
             with RawConnection(HOST, port, ssl_context=self.context(identity),
                                server_hostname=NAME) as conn:
@@ -68,7 +68,8 @@ class MutualTls(BackendTestCase):
         else:
             self.fail(f"the gateway answered the upgrade with {resp.status} "
                       f"(identity {identity}): {resp.raw!r}")
-        self.assertEqual(self.echo.accepted, accepted, "a backend connection was made")
+        self.assertEqual((self.echo.talked, self.echo.bytes_in), (talked, bytes_in),
+                         "the client's bytes reached the backend")
 
     # ---- ssl.verify-client required ----
 

@@ -130,7 +130,7 @@ class TlsProxy(BackendTestCase):
     def test_tcp_to_ssl_backend_1_mib_round_trip_then_eof(self):
         # The client half-closes only after the whole echo came back: the TLS echo cannot
         # write after the close_notify that the client's FIN becomes (see backends.py).
-        accepted, eofs = self.tls_echo.accepted, self.tls_echo.eofs
+        talked, eofs = self.tls_echo.talked, self.tls_echo.eofs
         data = os.urandom(MIB)
         with socket.create_connection((HOST, 8001), timeout=20) as sock:
             writer = threading.Thread(target=sock.sendall, args=(data,), daemon=True)
@@ -144,7 +144,7 @@ class TlsProxy(BackendTestCase):
             sock.shutdown(socket.SHUT_WR)
             self.assertEqual(sock.recv(1 << 16), b"", "no EOF after the backend's close_notify")
         self.assertEqual(bytes(got), data)
-        self.assertEqual(self.tls_echo.accepted - accepted, 1)
+        self.assertEqual(self.tls_echo.talked - talked, 1)
         self.assertTrue(wait_until(lambda: self.tls_echo.eofs > eofs, 5),
                         "the TLS backend got no close_notify after the client's FIN")
 
